@@ -1,0 +1,35 @@
+"""ensemblekit: regularised neural-network ensembles in numpy.
+
+Public API
+----------
+MLPClassifier, MLPRegressor
+    scikit-learn's multi-layer perceptrons, extended with plugins, more
+    optimizers, initialisations and batch normalisation.
+Plugin, hookimpl
+    What a plugin author subclasses and decorates hooks with.
+WeightDecay, Dropout
+    The built-in regularisation plugins.
+"""
+
+__version__ = "0.1.0"
+
+from .default_plugins.dropout import Dropout
+from .default_plugins.weight_decay import WeightDecay
+from .hookspecs import hookimpl
+from .mlp import DivergenceWarning, MLPClassifier, MLPRegressor, TrainingDiverged
+from .plugins import Plugin, PluginError, PluginLoadWarning, get_registry
+
+__all__ = [
+    "DivergenceWarning",
+    "Dropout",
+    "MLPClassifier",
+    "MLPRegressor",
+    "Plugin",
+    "PluginError",
+    "PluginLoadWarning",
+    "TrainingDiverged",
+    "WeightDecay",
+    "__version__",
+    "get_registry",
+    "hookimpl",
+]

@@ -1,0 +1,228 @@
+"""Numerical kernels: activations, losses, batch normalisation, initialisation.
+
+Every kernel works in place on arrays of the caller's dtype, so ``float32``
+stays ``float32`` and the training loop allocates nothing per mini-batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.special import expit, xlogy
+
+# --------------------------------------------------------------------------
+# activations (in place) and their derivatives, written from the output
+# --------------------------------------------------------------------------
+
+
+def _identity(Z: np.ndarray) -> None:
+    """Leave ``Z`` as it is."""
+
+
+def _relu(Z: np.ndarray) -> None:
+    np.maximum(Z, 0, out=Z)
+
+
+def _tanh(Z: np.ndarray) -> None:
+    np.tanh(Z, out=Z)
+
+
+def _logistic(Z: np.ndarray) -> None:
+    expit(Z, out=Z)
+
+
+def _exp(Z: np.ndarray) -> None:
+    np.exp(Z, out=Z)
+
+
+def _softmax(Z: np.ndarray) -> None:
+    Z -= Z.max(axis=1, keepdims=True)
+    np.exp(Z, out=Z)
+    Z /= Z.sum(axis=1, keepdims=True)
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], None]] = {
+    "identity": _identity,
+    "relu": _relu,
+    "tanh": _tanh,
+    "logistic": _logistic,
+    "exp": _exp,
+    "softmax": _softmax,
+}
+
+
+def _d_identity(A: np.ndarray, delta: np.ndarray) -> None:
+    """The identity's derivative is one."""
+
+
+def _d_relu(A: np.ndarray, delta: np.ndarray) -> None:
+    delta[A <= 0] = 0
+
+
+def _d_tanh(A: np.ndarray, delta: np.ndarray) -> None:
+    delta *= 1 - A * A
+
+
+def _d_logistic(A: np.ndarray, delta: np.ndarray) -> None:
+    delta *= A
+    delta *= 1 - A
+
+
+DERIVATIVES: dict[str, Callable[[np.ndarray, np.ndarray], None]] = {
+    "identity": _d_identity,
+    "relu": _d_relu,
+    "tanh": _d_tanh,
+    "logistic": _d_logistic,
+}
+
+# --------------------------------------------------------------------------
+# losses: value of the (weighted) mean loss, from the output activation.
+# For each (output activation, loss) pair used here the gradient with respect
+# to the output layer's pre-activation is ``y_pred - y_true`` (canonical link).
+# --------------------------------------------------------------------------
+
+
+def _per_sample_mean(values: np.ndarray, sample_weight: np.ndarray | None) -> float:
+    per_sample = values.sum(axis=1) if values.ndim == 2 else values
+    if sample_weight is None:
+        return float(per_sample.mean())
+    return float(np.dot(per_sample, sample_weight) / sample_weight.sum())
+
+
+def squared_loss(y_true: np.ndarray, y_pred: np.ndarray,
+                 sample_weight: np.ndarray | None = None) -> float:
+    """Half squared error, summed over outputs, averaged over samples."""
+    diff = y_pred - y_true
+    return 0.5 * _per_sample_mean(diff * diff, sample_weight)
+
+
+def poisson_loss(y_true: np.ndarray, y_pred: np.ndarray,
+                 sample_weight: np.ndarray | None = None) -> float:
+    """Half Poisson deviance, summed over outputs, averaged over samples."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = xlogy(y_true, y_true / y_pred) - y_true + y_pred
+    return _per_sample_mean(values, sample_weight)
+
+
+def log_loss(y_true: np.ndarray, y_prob: np.ndarray,
+             sample_weight: np.ndarray | None = None) -> float:
+    """Categorical cross-entropy of softmax outputs (log clipped at eps)."""
+    eps = np.finfo(y_prob.dtype).eps
+    logp = np.log(np.clip(y_prob, eps, 1.0))
+    return -_per_sample_mean(y_true * logp, sample_weight)
+
+
+def binary_log_loss(y_true: np.ndarray, y_prob: np.ndarray,
+                    sample_weight: np.ndarray | None = None) -> float:
+    """Binary cross-entropy of logistic outputs, summed over labels."""
+    eps = np.finfo(y_prob.dtype).eps
+    p = np.clip(y_prob, eps, 1 - eps)
+    values = y_true * np.log(p) + (1 - y_true) * np.log1p(-p)
+    return -_per_sample_mean(values, sample_weight)
+
+
+LOSSES: dict[str, Callable[..., float]] = {
+    "squared_error": squared_loss,
+    "poisson": poisson_loss,
+    "log_loss": log_loss,
+    "binary_log_loss": binary_log_loss,
+}
+
+# --------------------------------------------------------------------------
+# batch normalisation
+# --------------------------------------------------------------------------
+BN_EPSILON = 1e-5
+BN_MOMENTUM = 0.9
+
+
+class BatchNormCache:
+    """Per-layer buffers the backward pass needs (normalised input, 1/std)."""
+
+    __slots__ = ("xhat", "inv_std")
+
+    def __init__(self) -> None:
+        self.xhat: np.ndarray | None = None
+        self.inv_std: np.ndarray | None = None
+
+
+def batch_norm_forward(Z: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                       running_mean: np.ndarray, running_var: np.ndarray,
+                       cache: BatchNormCache, momentum: float) -> None:
+    """Normalise ``Z`` in place with batch statistics; update running ones.
+
+    ``momentum`` is the weight of the old running statistics (0 sets them to
+    this batch's statistics).
+    """
+    mean = Z.mean(axis=0)
+    Z -= mean
+    var = np.mean(Z * Z, axis=0)
+    inv_std = 1.0 / np.sqrt(var + BN_EPSILON)
+    Z *= inv_std
+    if cache.xhat is None or cache.xhat.shape != Z.shape:
+        cache.xhat = np.empty_like(Z)
+    np.copyto(cache.xhat, Z)
+    cache.inv_std = inv_std.astype(Z.dtype, copy=False)
+    Z *= gamma
+    Z += beta
+    running_mean *= momentum
+    running_mean += (1 - momentum) * mean
+    running_var *= momentum
+    running_var += (1 - momentum) * var
+
+
+def batch_norm_backward(delta: np.ndarray, gamma: np.ndarray, cache: BatchNormCache,
+                        d_gamma: np.ndarray, d_beta: np.ndarray) -> None:
+    """Turn ``delta`` (gradient w.r.t. the output) into the input's gradient.
+
+    Writes the gradients of ``gamma`` and ``beta`` into ``d_gamma``/``d_beta``.
+    """
+    xhat = cache.xhat
+    n = delta.shape[0]
+    np.sum(delta, axis=0, out=d_beta)
+    np.sum(delta * xhat, axis=0, out=d_gamma)
+    # dx = gamma * inv_std / n * (n * dy - sum(dy) - xhat * sum(dy * xhat))
+    delta *= n
+    delta -= d_beta
+    delta -= xhat * d_gamma
+    delta *= gamma * cache.inv_std / n
+
+
+def batch_norm_inference(Z: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                         running_mean: np.ndarray, running_var: np.ndarray) -> None:
+    """Normalise ``Z`` in place with the running statistics."""
+    Z -= running_mean
+    Z *= gamma / np.sqrt(running_var + BN_EPSILON)
+    Z += beta
+
+
+# --------------------------------------------------------------------------
+# initialisation
+# --------------------------------------------------------------------------
+
+
+def init_layer(rng: np.random.Generator, fan_in: int, fan_out: int, weight_init,
+               activation: str, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one layer's weights and biases.
+
+    ``"glorot"`` is scikit-learn's uniform Glorot scheme (bound
+    ``sqrt(6 / (fan_in + fan_out))``, ``sqrt(2 / ...)`` for logistic units), with
+    biases drawn from the same range.  ``"he"`` (normal, std
+    ``sqrt(2 / fan_in)``) and ``"xavier"`` (normal, std ``sqrt(1 / fan_in)``) are
+    the book's, and a float is the std of a normal; these start biases at zero.
+    """
+    if weight_init == "glorot":
+        factor = 2.0 if activation == "logistic" else 6.0
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        coef = rng.uniform(-bound, bound, (fan_in, fan_out))
+        intercept = rng.uniform(-bound, bound, fan_out)
+    else:
+        if weight_init == "he":
+            std = np.sqrt(2.0 / fan_in)
+        elif weight_init == "xavier":
+            std = np.sqrt(1.0 / fan_in)
+        else:
+            std = float(weight_init)
+        coef = rng.normal(0.0, std, (fan_in, fan_out))
+        intercept = np.zeros(fan_out)
+    return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)

@@ -1,0 +1,109 @@
+"""Dropout on hidden activations, as a forward/backward-hook plugin."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ..hookspecs import hookimpl
+from ..plugins import Plugin
+
+__all__ = ["Dropout"]
+
+
+class Dropout(Plugin):
+    """Drop hidden units at random while training (Srivastava et al., 2014).
+
+    A fresh mask is drawn for every training forward pass, from the fit's
+    generator (so the same ``random_state`` gives the same result), and the
+    same mask gates the gradient in back-propagation.
+
+    ``mode="inverted"`` (default, as Keras and PyTorch)
+        Kept units are scaled by ``1 / (1 - rate)`` while training; nothing
+        happens at inference.
+    ``mode="book"`` (*Deep Learning from Scratch*)
+        Kept units pass unscaled while training; at inference every output is
+        multiplied by the keep ratio ``1 - rate``.
+
+    Both give the same expected activation; they differ in where the scaling
+    happens.
+
+    Parameters
+    ----------
+    rate : float, default=0.5
+        Probability of dropping a unit, in ``[0, 1)``.
+    mode : {"inverted", "book"}, default="inverted"
+        Where the keep-ratio scaling happens, as above.
+
+    Examples
+    --------
+    >>> from ensemblekit import MLPClassifier, Dropout
+    >>> clf = MLPClassifier(plugins=[Dropout(rate=0.2)])
+    >>> clf.set_params(plugins__dropout__rate=0.3).plugins[0].rate
+    0.3
+    """
+
+    name = "dropout"
+
+    _parameter_constraints: dict = {
+        "rate": [Interval(Real, 0, 1, closed="left")],
+        "mode": [StrOptions({"inverted", "book"})],
+    }
+
+    def __init__(self, rate: float = 0.5, mode: str = "inverted") -> None:
+        self.rate = rate
+        self.mode = mode
+
+    @hookimpl
+    def ensemblekit_fit_start(self, rng):
+        """Take the fit's generator; masks are drawn from it."""
+        self._rng = rng
+        self._masks: dict[int, np.ndarray] = {}
+        self._keep: dict[int, np.ndarray] = {}
+
+    @hookimpl
+    def ensemblekit_fit_end(self):
+        """Drop the generator and mask buffers (they are not fitted state)."""
+        for attr in ("_rng", "_masks", "_keep"):
+            self.__dict__.pop(attr, None)
+
+    @hookimpl
+    def ensemblekit_forward_hidden(self, layer, activation):
+        """Zero a random subset of units, scaling the rest in inverted mode."""
+        if self.rate == 0:
+            return
+        mask = self._masks.get(layer)
+        if mask is None or mask.shape[1] != activation.shape[1] or (
+                mask.shape[0] < activation.shape[0] or mask.dtype != activation.dtype):
+            mask = np.empty_like(activation)
+            self._masks[layer] = mask
+            self._keep[layer] = np.empty(activation.shape, dtype=bool)
+        n = activation.shape[0]
+        mask = mask[:n]
+        keep = self._keep[layer][:n]
+        self._rng.random(out=mask, dtype=mask.dtype)
+        np.greater_equal(mask, self.rate, out=keep)
+        scale = 1.0 / (1.0 - self.rate) if self.mode == "inverted" else 1.0
+        np.multiply(keep, scale, out=mask)
+        activation *= mask
+
+    @hookimpl
+    def ensemblekit_backward_hidden(self, layer, delta):
+        """Gate the gradient with the forward pass's mask."""
+        if self.rate == 0:
+            return
+        delta *= self._masks[layer][: delta.shape[0]]
+
+    @hookimpl
+    def ensemblekit_predict_hidden(self, activation):
+        """Book mode: scale by the keep ratio at inference."""
+        if self.mode == "book" and self.rate:
+            activation *= 1.0 - self.rate
+
+
+@hookimpl
+def ensemblekit_register_plugins(register):
+    """Register :class:`Dropout` as ``"dropout"``."""
+    register("dropout", Dropout)

@@ -1,0 +1,72 @@
+"""L2 weight decay as a penalty-hook plugin; serves ``alpha`` too."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ..hookspecs import hookimpl
+from ..plugins import Plugin
+
+__all__ = ["WeightDecay"]
+
+
+class WeightDecay(Plugin):
+    """L2 penalty on the weight matrices (biases are not penalised).
+
+    Two conventions, the same penalty up to how the strength is scaled:
+
+    ``"sklearn"`` (default)
+        ``alpha / (2 n) * sum(W ** 2)`` added to the mean loss of a batch of
+        ``n`` samples (the sum of its sample weights), gradient
+        ``alpha / n * W``.  This is scikit-learn's ``alpha``, and the estimator's
+        own ``alpha`` parameter is served by this plugin.
+    ``"book"``
+        ``alpha / 2 * sum(W ** 2)`` per batch, gradient ``alpha * W``: the
+        ``1/2 lambda ||W||^2`` of *Deep Learning from Scratch*.  The same
+        strength in scikit-learn's convention is ``alpha * batch_size``.
+
+    Parameters
+    ----------
+    alpha : float, default=0.0001
+        Penalty strength, ``>= 0``.
+    convention : {"sklearn", "book"}, default="sklearn"
+        How ``alpha`` is scaled, as above.
+
+    Examples
+    --------
+    >>> from ensemblekit import MLPClassifier, WeightDecay
+    >>> clf = MLPClassifier(plugins=[WeightDecay(alpha=0.1, convention="book")])
+    """
+
+    name = "weight_decay"
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "convention": [StrOptions({"sklearn", "book"})],
+    }
+
+    def __init__(self, alpha: float = 0.0001, convention: str = "sklearn") -> None:
+        self.alpha = alpha
+        self.convention = convention
+
+    @hookimpl
+    def ensemblekit_penalty(self, coefs, coef_grads, n_samples):
+        """Add the L2 term to the loss and ``scale * W`` to each weight gradient."""
+        if self.alpha == 0:
+            return 0.0
+        scale = self.alpha / n_samples if self.convention == "sklearn" else self.alpha
+        total = 0.0
+        for W, G in zip(coefs, coef_grads):
+            flat = W.ravel()
+            total += float(np.dot(flat, flat))
+            G += scale * W
+        return 0.5 * scale * total
+
+
+@hookimpl
+def ensemblekit_register_plugins(register):
+    """Register :class:`WeightDecay` as ``"weight_decay"``."""
+    register("weight_decay", WeightDecay)

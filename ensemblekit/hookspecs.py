@@ -1,0 +1,294 @@
+"""The plugin contract: every hook ensemblekit calls, with its arguments.
+
+Two kinds of hooks live here.
+
+*Discovery hooks* are implemented by plugin **modules** (the objects that the
+``ensemblekit`` entry-point group names).  They run once per process, when the
+registry is first needed, and only register named things.
+
+*Training hooks* are implemented by plugin **instances** (subclasses of
+:class:`ensemblekit.Plugin`).  One plugin manager is built per call to ``fit``
+or ``partial_fit``; the estimator's resolved plugins are registered in it and
+the training loop calls these hooks.  A hook that no registered plugin
+implements is never called, so an estimator without plugins pays nothing.
+
+Every hook argument is passed by keyword; an implementation may accept any
+subset of a spec's arguments, in any order (pluggy's rule).  Arrays handed to
+hooks are the loop's own buffers: hooks that document an in-place contract
+must modify them in place and must not keep references past the call.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("ensemblekit")
+hookimpl = pluggy.HookimplMarker("ensemblekit")
+
+__all__ = ["hookimpl", "hookspec"]
+
+
+# --------------------------------------------------------------------------
+# discovery
+# --------------------------------------------------------------------------
+@hookspec
+def ensemblekit_register_plugins(register):
+    """Register plugin classes under the names users refer to them by.
+
+    Parameters
+    ----------
+    register : callable
+        ``register(name, plugin_class)``.  ``name`` is what users write in
+        ``plugins=["name"]``, on the command line (``--plugin name:k=v``) and
+        in nested parameters (``plugins__name__k``).  Registering a name that
+        another plugin already registered is an error naming both.
+    """
+
+
+# --------------------------------------------------------------------------
+# training: lifecycle
+# --------------------------------------------------------------------------
+@hookspec
+def ensemblekit_fit_start(estimator, rng, n_samples, dtype):
+    """Called once at the start of every ``fit`` / ``partial_fit`` call.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted; its fitted attributes (``coefs_``,
+        ``n_layers_``, ...) already exist.
+    rng : numpy.random.Generator
+        This fit's generator, derived from ``random_state``.  Plugins that
+        need randomness must draw from it (never from the global RNG) so that
+        the same ``random_state`` gives the same result.
+    n_samples : int
+        Number of training samples (after any validation split).
+    dtype : numpy.dtype
+        Floating dtype of the computation (``float32`` or ``float64``).
+    """
+
+
+@hookspec
+def ensemblekit_fit_end(estimator):
+    """Called once when a ``fit`` / ``partial_fit`` call ends normally.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The fitted estimator.
+    """
+
+
+@hookspec
+def ensemblekit_epoch_start(estimator, epoch):
+    """Called before each pass over the training data.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted.
+    epoch : int
+        Zero-based index of the epoch within this call.
+    """
+
+
+@hookspec
+def ensemblekit_epoch_end(estimator, epoch, record):
+    """Called after each pass over the training data.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted.
+    epoch : int
+        Zero-based index of the epoch within this call.
+    record : dict
+        The epoch's entry of ``estimator.history_``: ``"epoch"``, ``"loss"``
+        and, with a validation split, ``"val_loss"`` and ``"val_score"``.
+        Plugins may add keys of their own.
+    """
+
+
+@hookspec
+def ensemblekit_batch_start(estimator, batch, X, y):
+    """Called before each mini-batch's forward pass.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted.
+    batch : int
+        Zero-based index of the mini-batch within the epoch.
+    X : ndarray or sparse matrix of shape (batch_size, n_features)
+        The batch's inputs.  Read only.
+    y : ndarray of shape (batch_size, n_outputs)
+        The batch's (binarised) targets.  Read only.
+    """
+
+
+@hookspec
+def ensemblekit_batch_end(estimator, batch, loss):
+    """Called after each mini-batch's optimizer step.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted.
+    batch : int
+        Zero-based index of the mini-batch within the epoch.
+    loss : float
+        The batch's loss, penalties included.
+    """
+
+
+@hookspec(firstresult=True)
+def ensemblekit_should_stop(estimator, epoch, record):
+    """Ask whether training should stop after this epoch.
+
+    The first implementation returning a non-``None`` value decides.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted.
+    epoch : int
+        Zero-based index of the epoch within this call.
+    record : dict
+        The epoch's entry of ``estimator.history_``.
+
+    Returns
+    -------
+    stop : bool or None
+        ``True`` to stop, ``False`` to forbid other plugins' votes,
+        ``None`` to abstain.
+    """
+
+
+# --------------------------------------------------------------------------
+# training: forward / backward
+# --------------------------------------------------------------------------
+@hookspec
+def ensemblekit_forward_hidden(estimator, layer, activation):
+    """Transform a hidden layer's output during the *training* forward pass.
+
+    Modify ``activation`` **in place** (dropout, noise).  The loop keeps the
+    untransformed output to compute the activation's derivative, so any
+    element-wise transform is allowed; its derivative is applied by
+    :func:`ensemblekit_backward_hidden`.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted.
+    layer : int
+        Zero-based index of the hidden layer.
+    activation : ndarray of shape (batch_size, n_units)
+        The layer's output after its activation function.
+    """
+
+
+@hookspec
+def ensemblekit_backward_hidden(estimator, layer, delta):
+    """Back-propagate through what :func:`ensemblekit_forward_hidden` did.
+
+    ``delta`` arrives as the gradient of the loss with respect to the
+    *transformed* output; modify it **in place** into the gradient with
+    respect to the untransformed one (for dropout: multiply by the same
+    mask).
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted.
+    layer : int
+        Zero-based index of the hidden layer.
+    delta : ndarray of shape (batch_size, n_units)
+        The gradient to transform in place.
+    """
+
+
+@hookspec
+def ensemblekit_predict_hidden(estimator, layer, activation):
+    """Transform a hidden layer's output at *inference* (``predict``).
+
+    Modify ``activation`` **in place**.  Used by non-inverted dropout (scale
+    by the keep ratio) and by MC-dropout style plugins.  Plugins that do
+    nothing at inference should simply not implement it.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The fitted estimator.
+    layer : int
+        Zero-based index of the hidden layer.
+    activation : ndarray of shape (n_samples, n_units)
+        The layer's output after its activation function.
+    """
+
+
+@hookspec
+def ensemblekit_penalty(estimator, coefs, intercepts, coef_grads, intercept_grads,
+                        n_samples):
+    """Add a penalty term to the loss and its gradient to the gradients.
+
+    The data loss is a (weighted) mean over the batch; gradients arriving here
+    are gradients of that mean.  Add the penalty's gradient **in place** to
+    ``coef_grads`` / ``intercept_grads`` and return the penalty's value.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted.
+    coefs : list of ndarray
+        Weight matrices, ``coefs[i]`` of shape (fan_in, fan_out).  Read only.
+    intercepts : list of ndarray
+        Bias vectors.  Read only.
+    coef_grads : list of ndarray
+        Gradients of the weights, same shapes as ``coefs``.
+    intercept_grads : list of ndarray
+        Gradients of the biases, same shapes as ``intercepts``.
+    n_samples : float
+        The batch's size (the sum of its sample weights when weighted), for
+        penalties that follow scikit-learn's ``alpha / n`` convention.
+
+    Returns
+    -------
+    value : float
+        The penalty added to the loss.
+    """
+
+
+# --------------------------------------------------------------------------
+# training: optimizer step
+# --------------------------------------------------------------------------
+@hookspec
+def ensemblekit_before_step(estimator, params, grads):
+    """Called after the gradients are complete, before the optimizer step.
+
+    Modify ``grads`` in place (gradient clipping, decoupled weight decay).
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted.
+    params : list of ndarray
+        All trainable arrays: ``coefs_``, then ``intercepts_``, then batch-norm
+        scales and shifts.
+    grads : list of ndarray
+        Their gradients, in the same order and shapes.
+    """
+
+
+@hookspec
+def ensemblekit_after_step(estimator, params):
+    """Called after the optimizer step.
+
+    Modify ``params`` in place (weight constraints such as max-norm).
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted.
+    params : list of ndarray
+        All trainable arrays, as in :func:`ensemblekit_before_step`.
+    """

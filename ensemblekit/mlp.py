@@ -1,0 +1,1392 @@
+"""Multi-layer perceptrons: a drop-in superset of scikit-learn's.
+
+``MLPClassifier`` and ``MLPRegressor`` take every constructor parameter of
+:mod:`sklearn.neural_network`'s estimators, with the same names, defaults and
+meaning, and set the same fitted attributes.  On top of them:
+
+* ``solver`` also accepts ``"adagrad"`` and ``"rmsprop"``;
+* ``weight_init`` chooses Glorot (scikit-learn's), He, Xavier or a fixed std;
+* ``batch_norm`` normalises every hidden pre-activation;
+* ``plugins`` fills the training loop's hook points (see
+  :mod:`ensemblekit.hookspecs`); ``alpha`` itself is served by the
+  :class:`~ensemblekit.WeightDecay` plugin;
+* ``on_divergence`` says what a non-finite loss does;
+* ``history_`` records every epoch.
+
+All trainable arrays live in one flat buffer per fit (``coefs_`` and
+``intercepts_`` are views into it), so optimizers update every parameter in
+one vectorised pass and L-BFGS needs no packing.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import scipy.optimize
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from . import _layers
+from ._optimizers import (
+    AdaGradOptimizer,
+    AdamOptimizer,
+    BaseOptimizer,
+    RMSpropOptimizer,
+    SGDOptimizer,
+)
+from .default_plugins.weight_decay import WeightDecay
+from .plugins import Hooks, Plugin, get_registry, plugin_name, resolve_plugins
+
+__all__ = ["DivergenceWarning", "MLPClassifier", "MLPRegressor", "TrainingDiverged"]
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "adagrad", "rmsprop")
+_DEFAULT_ALPHA = 0.0001
+
+
+class DivergenceWarning(ConvergenceWarning):
+    """Training produced a non-finite loss and stopped at the last finite weights."""
+
+
+class TrainingDiverged(ValueError):
+    """Training produced a non-finite loss and ``on_divergence="raise"``."""
+
+
+def _make_rng(random_state: Any) -> np.random.Generator:
+    """One generator per fit, never the global one."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    return np.random.default_rng(random_state)
+
+
+class _Layout:
+    """Where each parameter array sits inside the flat buffer."""
+
+    def __init__(self, layer_units: list[int], batch_norm: bool) -> None:
+        shapes: list[tuple[int, ...]] = []
+        shapes += [(a, b) for a, b in zip(layer_units[:-1], layer_units[1:])]
+        shapes += [(b,) for b in layer_units[1:]]
+        hidden = layer_units[1:-1] if batch_norm else []
+        shapes += [(h,) for h in hidden] * 2  # gammas, betas: trainable
+        self.n_coefs = len(layer_units) - 1
+        self.n_bn = len(hidden)
+        self.n_trainable = int(sum(int(np.prod(s)) for s in shapes))
+        shapes += [(h,) for h in hidden] * 2  # running means, vars: state
+        self.shapes = shapes
+        self.size = int(sum(int(np.prod(s)) for s in shapes))
+
+    def views(self, flat: np.ndarray) -> list[np.ndarray]:
+        out, start = [], 0
+        for shape in self.shapes:
+            n = int(np.prod(shape))
+            out.append(flat[start:start + n].reshape(shape))
+            start += n
+        return out
+
+
+class BaseMLP(BaseEstimator):
+    """Shared machinery of :class:`MLPClassifier` and :class:`MLPRegressor`."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam", "adagrad", "rmsprop"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state", np.random.Generator],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "weight_init": [
+            StrOptions({"glorot", "he", "xavier"}),
+            Interval(Real, 0, None, closed="neither"),
+        ],
+        "batch_norm": ["boolean"],
+        "plugins": [list, tuple, None],
+        "on_divergence": [StrOptions({"stop", "raise"})],
+    }
+
+    # ------------------------------------------------------------------
+    # nested plugin parameters (``plugins__<name>__<param>``)
+    # ------------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Get this estimator's parameters.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return each plugin as ``plugins__<name>`` and its parameters
+            as ``plugins__<name>__<param>``.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        out = super().get_params(deep=False)
+        if deep and isinstance(self.plugins, (list, tuple)):
+            for entry in self.plugins:
+                name = plugin_name(entry)
+                obj = entry[1] if isinstance(entry, tuple) else entry
+                out[f"plugins__{name}"] = obj
+                if hasattr(obj, "get_params"):
+                    for key, value in obj.get_params(deep=True).items():
+                        out[f"plugins__{name}__{key}"] = value
+        return out
+
+    def set_params(self, **params: Any) -> BaseMLP:
+        """Set parameters, including plugins' (``plugins__dropout__rate=0.3``).
+
+        ``plugins__<name>=None`` switches that plugin off;
+        ``plugins__<name>=obj`` replaces it.  A plugin given by its registered
+        name is instantiated on first use of one of its parameters.  The
+        ``plugins`` list is replaced by a new list, never modified in place.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator
+            This estimator.
+        """
+        nested = {k: v for k, v in params.items() if k.startswith("plugins__")}
+        plain = {k: v for k, v in params.items() if k not in nested}
+        if "plugins" in plain:
+            super().set_params(plugins=plain.pop("plugins"))
+        if nested:
+            if not isinstance(self.plugins, (list, tuple)):
+                raise ValueError(
+                    f"Invalid parameter {next(iter(nested))!r}: this estimator has "
+                    "no plugins."
+                )
+            entries = list(self.plugins)
+            names = [plugin_name(e) for e in entries]
+            for key, value in nested.items():
+                name, _, sub = key[len("plugins__"):].partition("__")
+                if name not in names:
+                    raise ValueError(
+                        f"Invalid parameter {key!r}: no plugin named {name!r}; "
+                        f"plugins are {names}."
+                    )
+                i = names.index(name)
+                entry = entries[i]
+                if not sub:
+                    keep_pair = isinstance(entry, tuple) or value is None or (
+                        plugin_name(value) != name)
+                    entries[i] = (name, value) if keep_pair else value
+                    continue
+                obj = entry[1] if isinstance(entry, tuple) else entry
+                if obj is None:
+                    raise ValueError(
+                        f"Invalid parameter {key!r}: plugin {name!r} is switched off."
+                    )
+                if isinstance(obj, str):
+                    obj = get_registry().create(obj)
+                    entries[i] = (name, obj) if isinstance(entry, tuple) else obj
+                obj.set_params(**{sub: value})
+            self.plugins = entries
+        return super().set_params(**plain)
+
+    # ------------------------------------------------------------------
+    # small helpers
+    # ------------------------------------------------------------------
+    def _hidden_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        for s in sizes:
+            if not isinstance(s, Integral) or isinstance(s, bool) or s <= 0:
+                raise ValueError(
+                    f"hidden_layer_sizes must hold positive integers, got {sizes}."
+                )
+        return [int(s) for s in sizes]
+
+    def _resolve_plugins(self) -> list[tuple[str, Plugin]]:
+        resolved = resolve_plugins(self.plugins)
+        has_wd = any(isinstance(p, WeightDecay) for _, p in resolved)
+        if has_wd:
+            if self.alpha not in (0, _DEFAULT_ALPHA):
+                warnings.warn(
+                    f"alpha={self.alpha} is ignored because a WeightDecay plugin is "
+                    "configured; the plugin's strength is used (one L2 term only).",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        elif self.alpha > 0:
+            names = {n for n, _ in resolved}
+            name = "weight_decay" if "weight_decay" not in names else "alpha"
+            resolved.append((name, WeightDecay(alpha=self.alpha)))
+        return resolved
+
+    def _make_optimizer(self) -> BaseOptimizer:
+        if self.solver == "sgd":
+            return SGDOptimizer(self.learning_rate_init, self.learning_rate,
+                                self.momentum, self.nesterovs_momentum, self.power_t)
+        if self.solver == "adam":
+            return AdamOptimizer(self.learning_rate_init, self.beta_1, self.beta_2,
+                                 self.epsilon)
+        if self.solver == "adagrad":
+            return AdaGradOptimizer(self.learning_rate_init, self.epsilon)
+        return RMSpropOptimizer(self.learning_rate_init, self.beta_2, self.epsilon)
+
+    def _output_loss(self) -> str:
+        if not is_classifier(self):
+            return self.loss
+        return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
+
+    # ------------------------------------------------------------------
+    # parameters
+    # ------------------------------------------------------------------
+    def _initialize(self, y: np.ndarray, layer_units: list[int], dtype,
+                    rng: np.random.Generator) -> None:
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        if not is_classifier(self):
+            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        elif self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_ = "softmax"
+        else:
+            self.out_activation_ = "logistic"
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            coef, intercept = _layers.init_layer(rng, fan_in, fan_out, self.weight_init,
+                                                 self.activation, dtype)
+            self.coefs_.append(coef)
+            self.intercepts_.append(intercept)
+        hidden = layer_units[1:-1] if self.batch_norm else []
+        self.bn_gammas_ = [np.ones(h, dtype=dtype) for h in hidden]
+        self.bn_betas_ = [np.zeros(h, dtype=dtype) for h in hidden]
+        self.bn_running_means_ = [np.zeros(h, dtype=dtype) for h in hidden]
+        self.bn_running_vars_ = [np.ones(h, dtype=dtype) for h in hidden]
+        self.history_ = []
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _param_lists(self) -> list[list[np.ndarray]]:
+        n_hidden = self.n_layers_ - 2
+        if self.batch_norm:
+            for attr, fill in (("bn_gammas_", 1.0), ("bn_betas_", 0.0),
+                               ("bn_running_means_", 0.0), ("bn_running_vars_", 1.0)):
+                if len(getattr(self, attr, [])) != n_hidden:
+                    setattr(self, attr, [np.full(c.shape[1], fill, dtype=c.dtype)
+                                         for c in self.coefs_[:-1]])
+        else:
+            self.bn_gammas_, self.bn_betas_ = [], []
+            self.bn_running_means_, self.bn_running_vars_ = [], []
+        return [self.coefs_, self.intercepts_, self.bn_gammas_, self.bn_betas_,
+                self.bn_running_means_, self.bn_running_vars_]
+
+    def _pack(self, layout: _Layout, dtype) -> np.ndarray:
+        """Copy every parameter into one flat buffer and rebind views to it."""
+        flat = np.empty(layout.size, dtype=dtype)
+        groups = self._param_lists()
+        arrays = [a for g in groups for a in g]
+        views = layout.views(flat)
+        for view, arr in zip(views, arrays):
+            arr = np.asarray(arr)
+            if arr.shape != view.shape:
+                raise ValueError(
+                    f"a parameter array has shape {arr.shape}, expected {view.shape}; "
+                    "coefs_/intercepts_ do not match hidden_layer_sizes and the data."
+                )
+            view[...] = arr
+        self._bind(views, layout)
+        return flat
+
+    def _bind(self, views: list[np.ndarray], layout: _Layout) -> None:
+        L, B = layout.n_coefs, layout.n_bn
+        self.coefs_ = views[:L]
+        self.intercepts_ = views[L:2 * L]
+        self.bn_gammas_ = views[2 * L:2 * L + B]
+        self.bn_betas_ = views[2 * L + B:2 * L + 2 * B]
+        self.bn_running_means_ = views[2 * L + 2 * B:2 * L + 3 * B]
+        self.bn_running_vars_ = views[2 * L + 3 * B:]
+
+    # ------------------------------------------------------------------
+    # forward / backward
+    # ------------------------------------------------------------------
+    def _forward_train(self, X, acts, raws, caches, hooks: Hooks,
+                       bn_momentum: float) -> np.ndarray:
+        """Training forward pass into the preallocated ``acts`` buffers."""
+        hidden_act = _layers.ACTIVATIONS[self.activation]
+        n = X.shape[0]
+        a = X
+        last = self.n_layers_ - 2
+        for i in range(last + 1):
+            z = acts[i][:n]
+            if sparse.issparse(a):
+                z[...] = safe_sparse_dot(a, self.coefs_[i])
+            else:
+                np.matmul(a, self.coefs_[i], out=z)
+            z += self.intercepts_[i]
+            if i == last:
+                _layers.ACTIVATIONS[self.out_activation_](z)
+                return z
+            if self.batch_norm:
+                _layers.batch_norm_forward(
+                    z, self.bn_gammas_[i], self.bn_betas_[i], self.bn_running_means_[i],
+                    self.bn_running_vars_[i], caches[i], bn_momentum)
+            hidden_act(z)
+            if hooks.forward_hidden is not None:
+                np.copyto(raws[i][:n], z)
+                hooks.forward_hidden(estimator=self, layer=i, activation=z)
+            a = z
+        raise AssertionError("unreachable")
+
+    def _backward(self, X, y, sample_weight, sw_sum, acts, raws, deltas, caches,
+                  grads: list[list[np.ndarray]], hooks: Hooks) -> None:
+        """Fill ``grads`` with the gradient of the mean loss (no penalty)."""
+        coef_grads, intercept_grads, gamma_grads, beta_grads = grads
+        n = X.shape[0]
+        last = self.n_layers_ - 2
+        derivative = _layers.DERIVATIVES[self.activation]
+        delta = deltas[last][:n]
+        np.subtract(acts[last][:n], y, out=delta)
+        if sample_weight is None:
+            delta *= 1.0 / n
+        else:
+            delta *= (sample_weight / sw_sum).astype(delta.dtype, copy=False)[:, None]
+        for i in range(last, -1, -1):
+            a_prev = X if i == 0 else acts[i - 1][:n]
+            if sparse.issparse(a_prev):
+                coef_grads[i][...] = safe_sparse_dot(a_prev.T, delta)
+            else:
+                np.matmul(a_prev.T, delta, out=coef_grads[i])
+            np.sum(delta, axis=0, out=intercept_grads[i])
+            if i == 0:
+                break
+            prev = deltas[i - 1][:n]
+            np.matmul(delta, self.coefs_[i].T, out=prev)
+            if hooks.backward_hidden is not None:
+                hooks.backward_hidden(estimator=self, layer=i - 1, delta=prev)
+                derivative(raws[i - 1][:n], prev)
+            else:
+                derivative(acts[i - 1][:n], prev)
+            if self.batch_norm:
+                _layers.batch_norm_backward(prev, self.bn_gammas_[i - 1], caches[i - 1],
+                                            gamma_grads[i - 1], beta_grads[i - 1])
+            delta = prev
+
+    def _loss_and_grad(self, X, y, sample_weight, bufs, grads, hooks: Hooks,
+                       bn_momentum: float) -> float:
+        """Forward, loss (penalties included) and backward for one batch."""
+        acts, raws, deltas, caches = bufs
+        out = self._forward_train(X, acts, raws, caches, hooks, bn_momentum)
+        loss = _layers.LOSSES[self._output_loss()](y, out, sample_weight)
+        sw_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        self._backward(X, y, sample_weight, sw_sum, acts, raws, deltas, caches, grads,
+                       hooks)
+        if hooks.penalty is not None:
+            extra = hooks.penalty(estimator=self, coefs=self.coefs_,
+                                  intercepts=self.intercepts_, coef_grads=grads[0],
+                                  intercept_grads=grads[1], n_samples=sw_sum)
+            loss += float(sum(extra))
+        return loss
+
+    def _forward_predict(self, X) -> np.ndarray:
+        """Inference forward pass (running batch-norm statistics, no dropout)."""
+        hooks = self._predict_hooks()
+        hidden_act = _layers.ACTIVATIONS[self.activation]
+        a = X
+        last = self.n_layers_ - 2
+        for i in range(last + 1):
+            z = safe_sparse_dot(a, self.coefs_[i])
+            z += self.intercepts_[i]
+            if i < last:
+                if self.batch_norm:
+                    _layers.batch_norm_inference(
+                        z, self.bn_gammas_[i], self.bn_betas_[i],
+                        self.bn_running_means_[i], self.bn_running_vars_[i])
+                hidden_act(z)
+                if hooks is not None:
+                    hooks.predict_hidden(estimator=self, layer=i, activation=z)
+            a = z
+        _layers.ACTIVATIONS[self.out_activation_](a)
+        return a
+
+    def _predict_hooks(self) -> Hooks | None:
+        wanted = [(n, p) for n, p in getattr(self, "plugins_", [])
+                  if hasattr(p, "ensemblekit_predict_hidden")]
+        if not wanted:
+            return None
+        hooks = Hooks(wanted)
+        return hooks if hooks.predict_hidden is not None else None
+
+    @staticmethod
+    def _buffers(layer_units: list[int], rows: int, dtype, with_raw: bool,
+                 batch_norm: bool) -> tuple:
+        acts = [np.empty((rows, u), dtype=dtype) for u in layer_units[1:]]
+        raws = ([np.empty((rows, u), dtype=dtype) for u in layer_units[1:-1]]
+                if with_raw else [])
+        deltas = [np.empty((rows, u), dtype=dtype) for u in layer_units[1:]]
+        caches = ([_layers.BatchNormCache() for _ in layer_units[1:-1]]
+                  if batch_norm else [])
+        return acts, raws, deltas, caches
+
+    # ------------------------------------------------------------------
+    # fitting
+    # ------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, incremental: bool = False):
+        self._validate_params()
+        if self.on_divergence not in ("stop", "raise"):
+            raise ValueError(f"on_divergence must be 'stop' or 'raise', got "
+                             f"{self.on_divergence!r}")
+        hidden_sizes = self._hidden_sizes()
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        y = np.ascontiguousarray(y, dtype=X.dtype)
+        n_features = X.shape[1]
+        layer_units = [n_features] + hidden_sizes + [y.shape[1]]
+        rng = _make_rng(self.random_state)
+        plugins = self._resolve_plugins()
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype, rng)
+        elif y.shape[1] != self.n_outputs_ or len(self.coefs_) != len(layer_units) - 1:
+            raise ValueError(
+                f"the network has {self.n_outputs_} outputs and "
+                f"{len(self.coefs_) - 1} hidden layers, but y has {y.shape[1]} columns "
+                f"and hidden_layer_sizes={hidden_sizes}; refit without warm_start."
+            )
+        self.n_outputs_ = y.shape[1]
+        self.plugins_ = plugins
+        layout = _Layout(layer_units, self.batch_norm)
+        flat = self._pack(layout, X.dtype)
+        hooks = Hooks(plugins)
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, y, sample_weight, layer_units, layout, flat, hooks,
+                                 rng, incremental)
+        else:
+            self._fit_lbfgs(X, y, sample_weight, layer_units, layout, flat, hooks, rng)
+        if not np.isfinite(flat).all():
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may "
+                "contain large values and need to be preprocessed."
+            )
+        if hooks.fit_end is not None:
+            hooks.fit_end(estimator=self)
+        return self
+
+    def _fit_lbfgs(self, X, y, sample_weight, layer_units, layout, flat, hooks, rng):
+        if hooks.fit_start is not None:
+            hooks.fit_start(estimator=self, rng=rng, n_samples=X.shape[0],
+                            dtype=X.dtype)
+        n_train = layout.n_trainable
+        bufs = self._buffers(layer_units, X.shape[0], X.dtype,
+                             hooks.forward_hidden is not None, self.batch_norm)
+        gflat = np.zeros(n_train, dtype=X.dtype)
+        grads = self._grad_groups(gflat, layout)
+
+        def fun(x):
+            flat[:n_train] = x
+            loss = self._loss_and_grad(X, y, sample_weight, bufs, grads, hooks, 0.0)
+            return loss, gflat.astype(np.float64)
+
+        def record(intermediate_result):
+            self.history_.append({"epoch": len(self.history_) + 1,
+                                  "loss": float(intermediate_result.fun)})
+
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            res = scipy.optimize.minimize(
+                fun, flat[:n_train].astype(np.float64), method="L-BFGS-B", jac=True,
+                callback=record,
+                options={"maxfun": self.max_fun, "maxiter": self.max_iter,
+                         "gtol": self.tol},
+            )
+        if not (np.isfinite(res.fun) and np.isfinite(res.x).all()):
+            if self.on_divergence == "raise":
+                raise TrainingDiverged(
+                    f"L-BFGS produced a non-finite loss ({res.fun}); scale the input "
+                    "features or lower the network size."
+                )
+        flat[:n_train] = res.x
+        self.n_iter_ = int(res.nit)
+        self.loss_ = float(res.fun)
+        if res.status != 0:
+            msg = res.message.decode() if isinstance(res.message, bytes) else res.message
+            warnings.warn(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                f"(status={res.status}): {msg}. Increase max_iter or max_fun, or "
+                "scale the data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if self.batch_norm:  # running statistics = the final full-batch statistics
+            self._forward_train(X, bufs[0], bufs[1], bufs[3], Hooks([]), 0.0)
+
+    @staticmethod
+    def _grad_groups(gflat: np.ndarray, layout: _Layout) -> list[list[np.ndarray]]:
+        views, start = [], 0
+        for shape in layout.shapes[: len(layout.shapes) - 2 * layout.n_bn]:
+            n = int(np.prod(shape))
+            views.append(gflat[start:start + n].reshape(shape))
+            start += n
+        L, B = layout.n_coefs, layout.n_bn
+        return [views[:L], views[L:2 * L], views[2 * L:2 * L + B], views[2 * L + B:]]
+
+    def _split_validation(self, X, y, sample_weight, rng):
+        stratify = y if (is_classifier(self) and self.n_outputs_ == 1) else None
+        arrays = [X, y] + ([sample_weight] if sample_weight is not None else [])
+        parts = train_test_split(*arrays, random_state=int(rng.integers(2**31 - 1)),
+                                 test_size=self.validation_fraction, stratify=stratify)
+        X_train, X_val, y_train, y_val = parts[:4]
+        sw_train, sw_val = (parts[4], parts[5]) if sample_weight is not None else (
+            None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or "
+                "the size of your dataset."
+            )
+        return X_train, X_val, y_train, y_val, sw_train, sw_val
+
+    def _fit_stochastic(self, X, y, sample_weight, layer_units, layout, flat, hooks,
+                        rng, incremental):
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        if self.early_stopping:
+            X_train, X_val, y_train, y_val, sw_train, sw_val = self._split_validation(
+                X, y, sample_weight, rng)
+        else:
+            X_train, y_train, sw_train = X, y, sample_weight
+            X_val = y_val = sw_val = None
+        n_samples = X_train.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    f"Got `batch_size`={self.batch_size} larger than the number of "
+                    f"training samples ({n_samples}); it is clipped to {n_samples}.",
+                    stacklevel=3,
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        if hooks.fit_start is not None:
+            hooks.fit_start(estimator=self, rng=rng, n_samples=n_samples, dtype=X.dtype)
+        n_train = layout.n_trainable
+        params = flat[:n_train]
+        gflat = np.zeros(n_train, dtype=X.dtype)
+        grads = self._grad_groups(gflat, layout)
+        param_list = layout.views(flat)[: len(layout.shapes) - 2 * layout.n_bn]
+        grad_list = [g for group in grads for g in group]
+        bufs = self._buffers(layer_units, batch_size, X.dtype,
+                             hooks.forward_hidden is not None, self.batch_norm)
+        dense = not sparse.issparse(X_train)
+        x_buf = np.empty((batch_size, X.shape[1]), dtype=X.dtype) if dense else None
+        y_buf = np.empty((batch_size, y.shape[1]), dtype=X.dtype)
+        idx = np.arange(n_samples)
+        last_finite = flat.copy()
+        best_params = flat.copy() if self.early_stopping else None
+        diverged = False
+        try:
+            for epoch in range(self.max_iter):
+                if hooks.epoch_start is not None:
+                    hooks.epoch_start(estimator=self, epoch=epoch)
+                if self.shuffle:
+                    idx = rng.permutation(n_samples)
+                accumulated = 0.0
+                for b, start in enumerate(range(0, n_samples, batch_size)):
+                    bidx = idx[start:start + batch_size]
+                    nb = len(bidx)
+                    if dense:
+                        Xb = np.take(X_train, bidx, axis=0, out=x_buf[:nb])
+                    else:
+                        Xb = X_train[bidx]
+                    yb = np.take(y_train, bidx, axis=0, out=y_buf[:nb])
+                    swb = None if sw_train is None else sw_train[bidx]
+                    if hooks.batch_start is not None:
+                        hooks.batch_start(estimator=self, batch=b, X=Xb, y=yb)
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        loss = self._loss_and_grad(Xb, yb, swb, bufs, grads, hooks,
+                                                   _layers.BN_MOMENTUM)
+                    if hooks.before_step is not None:
+                        hooks.before_step(estimator=self, params=param_list,
+                                          grads=grad_list)
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        self._optimizer.update(params, gflat)
+                    if hooks.after_step is not None:
+                        hooks.after_step(estimator=self, params=param_list)
+                    if hooks.batch_end is not None:
+                        hooks.batch_end(estimator=self, batch=b, loss=loss)
+                    accumulated += loss * nb
+                self.n_iter_ += 1
+                self.loss_ = accumulated / n_samples
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                record = {"epoch": self.n_iter_, "loss": self.loss_}
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+                finite = bool(np.isfinite(self.loss_) and np.isfinite(flat).all())
+                self._update_no_improvement_count(X_val, y_val, sw_val, record,
+                                                  flat, best_params)
+                self.history_.append(record)
+                if hooks.epoch_end is not None:
+                    hooks.epoch_end(estimator=self, epoch=epoch, record=record)
+                if not finite:
+                    diverged = True
+                    self._on_diverged(flat, last_finite)
+                    break
+                np.copyto(last_finite, flat)
+                self._optimizer.iteration_ends(self.t_)
+                stop = None
+                if hooks.should_stop is not None:
+                    stop = hooks.should_stop(estimator=self, epoch=epoch, record=record)
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = ("Validation score" if self.early_stopping
+                            else "Training loss")
+                    msg = (f"{what} did not improve more than tol={self.tol:f} for "
+                           f"{self.n_iter_no_change} consecutive epochs.")
+                    if self._optimizer.trigger_stopping(msg, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+                if stop:
+                    break
+                if incremental:
+                    break
+                if epoch + 1 == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+            if not np.isfinite(flat).all():
+                np.copyto(flat, last_finite)
+        if self.early_stopping and not (diverged and not np.isfinite(
+                self.best_validation_score_)):
+            np.copyto(flat, best_params)
+
+    def _on_diverged(self, flat: np.ndarray, last_finite: np.ndarray) -> None:
+        np.copyto(flat, last_finite)
+        if not any(np.isfinite(v) for v in self.loss_curve_):
+            raise TrainingDiverged(
+                "Solver produced non-finite parameter weights. The input data may "
+                "contain large values and need to be preprocessed. (The loss was "
+                f"{self.loss_} from the first epoch on.)"
+            )
+        if self.on_divergence == "raise":
+            raise TrainingDiverged(
+                f"training diverged at epoch {self.n_iter_}: the loss is "
+                f"{self.loss_}. Lower learning_rate_init, scale the input features, "
+                "or set on_divergence='stop' to keep the last finite weights."
+            )
+        warnings.warn(
+            f"training diverged at epoch {self.n_iter_} (loss {self.loss_}); stopped "
+            "and kept the weights of the last finite epoch. Lower "
+            "learning_rate_init or scale the input features.",
+            DivergenceWarning,
+            stacklevel=4,
+        )
+
+    def _update_no_improvement_count(self, X_val, y_val, sw_val, record, flat,
+                                     best_params) -> None:
+        if self.early_stopping:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                out = self._forward_predict(X_val)
+                val_loss = _layers.LOSSES[self._output_loss()](y_val, out, sw_val)
+                score = self._score_output(out, y_val, sw_val)
+            record["val_loss"] = float(val_loss)
+            record["val_score"] = score
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                np.copyto(best_params, flat)
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    # ------------------------------------------------------------------
+    # public API
+    # ------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (classification) or real numbers (regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self) -> bool:
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. "
+                f"{self.solver} is not stochastic."
+            )
+        return True
+
+    def _predict_output(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                          dtype=(np.float64, np.float32))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._forward_predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    """Multi-layer perceptron classifier: scikit-learn's, with plugins.
+
+    Every parameter of :class:`sklearn.neural_network.MLPClassifier` has the
+    same name, default and meaning here; see its documentation for the
+    details of those shared.  Minimises the log-loss (softmax for multiclass,
+    logistic for binary and multilabel targets).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Number of units of each hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Hidden-layer activation.
+    solver : {'lbfgs', 'sgd', 'adam', 'adagrad', 'rmsprop'}, default='adam'
+        Optimizer.  ``'sgd'`` covers plain SGD (``momentum=0``), Momentum and
+        Nesterov (``nesterovs_momentum``).  ``'adagrad'`` and ``'rmsprop'`` are
+        the book's; RMSprop decays its squared-gradient average with
+        ``beta_2``; both use ``epsilon``.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty, scikit-learn's convention
+        (``alpha / (2 n) * sum(W ** 2)`` per batch of size ``n``).  Served by
+        an implicit :class:`~ensemblekit.WeightDecay` plugin; ignored (with a
+        warning when not 0 or the default) if ``plugins`` holds an explicit
+        ``WeightDecay``.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size; ``'auto'`` is ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Step-size schedule, used by ``solver='sgd'``.
+    learning_rate_init : float, default=0.001
+        Initial step size.
+    power_t : float, default=0.5
+        Exponent of the ``'invscaling'`` schedule.
+    max_iter : int, default=200
+        Maximum number of epochs (stochastic solvers) or iterations (L-BFGS).
+    shuffle : bool, default=True
+        Shuffle samples every epoch.
+    random_state : int, RandomState, Generator or None, default=None
+        Seeds the fit's own :class:`numpy.random.Generator` (initialisation,
+        shuffling, validation split, plugins' randomness).  The global RNG is
+        never used.
+    tol : float, default=1e-4
+        Improvement below which an epoch counts as no improvement.
+    verbose : bool, default=False
+        Print the loss every epoch.
+    warm_start : bool, default=False
+        Start from the previous fit's weights.
+    momentum : float, default=0.9
+        Momentum of ``solver='sgd'``.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its accuracy
+        stops improving and restore the best weights.
+    validation_fraction : float, default=0.1
+        Share of the data held out when ``early_stopping``.
+    beta_1 : float, default=0.9
+        Adam's first-moment decay.
+    beta_2 : float, default=0.999
+        Adam's second-moment decay (RMSprop's decay too).
+    epsilon : float, default=1e-8
+        Numerical stabiliser of Adam, AdaGrad and RMSprop.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    max_fun : int, default=15000
+        Maximum loss evaluations of L-BFGS.
+    weight_init : {'glorot', 'he', 'xavier'} or float, default='glorot'
+        Initial weights: scikit-learn's uniform Glorot; He's normal with std
+        ``sqrt(2 / fan_in)``; the book's Xavier, std ``sqrt(1 / fan_in)``; or a
+        float, the std of a normal (the book's ``weight_init_std``).
+    batch_norm : bool, default=False
+        Batch normalisation after every hidden affine layer (learnable scale
+        and shift, running statistics at inference).
+    plugins : list or None, default=None
+        Training plugins: :class:`~ensemblekit.Plugin` instances,
+        ``(name, plugin)`` pairs or registered names (``"dropout"``).  Resolved
+        and cloned into ``plugins_`` by ``fit``; nested parameters are
+        ``plugins__<name>__<param>``.
+    on_divergence : {'stop', 'raise'}, default='stop'
+        What a non-finite training loss does: ``'stop'`` keeps the weights of
+        the last finite epoch and warns (:class:`DivergenceWarning`), or
+        raises if no epoch was finite; ``'raise'`` raises
+        :class:`TrainingDiverged`.
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray of shape (n_classes,)
+        Class labels.
+    loss_ : float
+        Loss at the end of training (penalties included).
+    best_loss_ : float or None
+        Minimum training loss (``None`` with early stopping).
+    loss_curve_ : list of float
+        Training loss per epoch (stochastic solvers).
+    validation_scores_ : list of float or None
+        Validation accuracy per epoch (early stopping).
+    best_validation_score_ : float or None
+        Best validation accuracy (early stopping).
+    t_ : int
+        Number of training samples seen.
+    coefs_ : list of ndarray
+        Weight matrices, ``coefs_[i]`` of shape (fan_in, fan_out).
+    intercepts_ : list of ndarray
+        Bias vectors.
+    bn_gammas_, bn_betas_ : list of ndarray
+        Batch-norm scales and shifts, one per hidden layer (empty without
+        batch norm).
+    bn_running_means_, bn_running_vars_ : list of ndarray
+        Batch-norm running statistics used at inference.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X had string column names.
+    n_iter_ : int
+        Epochs (or L-BFGS iterations) run.
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+        Number of outputs.
+    out_activation_ : str
+        Output activation (``'softmax'`` or ``'logistic'``).
+    plugins_ : list of (str, Plugin)
+        The plugins the last fit trained with, the implicit ``alpha``
+        :class:`~ensemblekit.WeightDecay` included.
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``loss`` and, with early stopping,
+        ``val_loss`` and ``val_score``; plugins may add keys.
+
+    See Also
+    --------
+    MLPRegressor : The regressor.
+    sklearn.neural_network.MLPClassifier : The estimator this one extends.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from ensemblekit import MLPClassifier, Dropout
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(64,), plugins=[Dropout(rate=0.1)],
+    ...                     max_iter=30, random_state=0).fit(X / 16, y)
+    >>> clf.score(X / 16, y) > 0.9
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        weight_init="glorot",
+        batch_norm=False,
+        plugins=None,
+        on_divergence="stop",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.weight_init = weight_init
+        self.batch_norm = batch_norm
+        self.plugins = plugins
+        self.on_divergence = on_divergence
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
+                             multi_output=True, dtype=(np.float64, np.float32),
+                             reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes "
+                        f"as in the previous call to fit. Previously got "
+                        f"{self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y' has {classes}."
+                )
+        y = self._label_binarizer.transform(y).astype(X.dtype)
+        return X, y
+
+    def _score_output(self, out, y_bin, sample_weight) -> float:
+        if not np.isfinite(out).all():
+            return np.nan
+        pred = self._label_binarizer.inverse_transform(
+            out.ravel() if self.n_outputs_ == 1 else out)
+        true = self._label_binarizer.inverse_transform(
+            y_bin.ravel() if self.n_outputs_ == 1 else y_bin)
+        return float(accuracy_score(true, pred, sample_weight=sample_weight))
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Predicted labels (an indicator matrix for multilabel targets).
+        """
+        out = self._predict_output(X)
+        if self.n_outputs_ == 1:
+            out = out.ravel()
+        return self._label_binarizer.inverse_transform(out)
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Target labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that can appear across calls; required on the first
+            call, and must not change afterwards.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        if not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+            self.classes_ = self._label_binarizer.classes_
+        elif classes is not None:
+            if not np.array_equal(np.unique(classes), np.unique(self.classes_)):
+                raise ValueError(
+                    f"`classes={np.asarray(classes)}` is not the same as on the "
+                    f"first call to partial_fit, {self.classes_}."
+                )
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict_proba(self, X):
+        """Probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+            Class probabilities, in the order of ``classes_``.
+        """
+        out = self._predict_output(X)
+        if self.n_outputs_ == 1:
+            out = out.ravel()
+            return np.vstack([1 - out, out]).T
+        return out
+
+    def predict_log_proba(self, X):
+        """Log of the probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``.
+        """
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    """Multi-layer perceptron regressor: scikit-learn's, with plugins.
+
+    Every parameter of :class:`sklearn.neural_network.MLPRegressor` has the
+    same name, default and meaning here.  Minimises half the squared error or
+    half the Poisson deviance, summed over outputs and averaged over samples.
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        The loss; ``'poisson'`` uses an exponential output (log link) and
+        needs non-negative targets.
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Number of units of each hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Hidden-layer activation.
+    solver : {'lbfgs', 'sgd', 'adam', 'adagrad', 'rmsprop'}, default='adam'
+        Optimizer; see :class:`MLPClassifier`.
+    alpha : float, default=0.0001
+        L2 strength, scikit-learn's convention; see :class:`MLPClassifier`.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size; ``'auto'`` is ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Step-size schedule, used by ``solver='sgd'``.
+    learning_rate_init : float, default=0.001
+        Initial step size.
+    power_t : float, default=0.5
+        Exponent of the ``'invscaling'`` schedule.
+    max_iter : int, default=200
+        Maximum number of epochs (stochastic solvers) or iterations (L-BFGS).
+    shuffle : bool, default=True
+        Shuffle samples every epoch.
+    random_state : int, RandomState, Generator or None, default=None
+        Seeds the fit's own generator; the global RNG is never used.
+    tol : float, default=1e-4
+        Improvement below which an epoch counts as no improvement.
+    verbose : bool, default=False
+        Print the loss every epoch.
+    warm_start : bool, default=False
+        Start from the previous fit's weights.
+    momentum : float, default=0.9
+        Momentum of ``solver='sgd'``.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum.
+    early_stopping : bool, default=False
+        Stop when the validation R² stops improving; restore the best weights.
+    validation_fraction : float, default=0.1
+        Share of the data held out when ``early_stopping``.
+    beta_1 : float, default=0.9
+        Adam's first-moment decay.
+    beta_2 : float, default=0.999
+        Adam's second-moment decay (RMSprop's decay too).
+    epsilon : float, default=1e-8
+        Numerical stabiliser of Adam, AdaGrad and RMSprop.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    max_fun : int, default=15000
+        Maximum loss evaluations of L-BFGS.
+    weight_init : {'glorot', 'he', 'xavier'} or float, default='glorot'
+        Initial weights; see :class:`MLPClassifier`.
+    batch_norm : bool, default=False
+        Batch normalisation after every hidden affine layer.
+    plugins : list or None, default=None
+        Training plugins; see :class:`MLPClassifier`.
+    on_divergence : {'stop', 'raise'}, default='stop'
+        What a non-finite training loss does; see :class:`MLPClassifier`.
+
+    Attributes
+    ----------
+    loss_ : float
+        Loss at the end of training (penalties included).
+    best_loss_ : float or None
+        Minimum training loss (``None`` with early stopping).
+    loss_curve_ : list of float
+        Training loss per epoch (stochastic solvers).
+    validation_scores_ : list of float or None
+        Validation R² per epoch (early stopping).
+    best_validation_score_ : float or None
+        Best validation R² (early stopping).
+    t_ : int
+        Number of training samples seen.
+    coefs_ : list of ndarray
+        Weight matrices.
+    intercepts_ : list of ndarray
+        Bias vectors.
+    bn_gammas_, bn_betas_, bn_running_means_, bn_running_vars_ : list of ndarray
+        Batch-norm parameters and statistics (empty without batch norm).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X had string column names.
+    n_iter_ : int
+        Epochs (or L-BFGS iterations) run.
+    n_layers_ : int
+        Number of layers.
+    n_outputs_ : int
+        Number of outputs.
+    out_activation_ : str
+        ``'identity'``, or ``'exp'`` for the Poisson loss.
+    plugins_ : list of (str, Plugin)
+        The plugins the last fit trained with.
+    history_ : list of dict
+        One record per epoch; see :class:`MLPClassifier`.
+
+    See Also
+    --------
+    MLPClassifier : The classifier.
+    sklearn.neural_network.MLPRegressor : The estimator this one extends.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from ensemblekit import MLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), solver="lbfgs", max_iter=200,
+    ...                    random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.5
+    True
+    """
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        weight_init="glorot",
+        batch_norm=False,
+        plugins=None,
+        on_divergence="stop",
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.weight_init = weight_init
+        self.batch_norm = batch_norm
+        self.plugins = plugins
+        self.on_divergence = on_divergence
+
+    _parameter_constraints: dict = {
+        **BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
+                             multi_output=True, y_numeric=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and (np.min(y) < 0 if y.size else False):
+            raise ValueError(
+                "loss='poisson' requires non-negative targets; y has values < 0."
+            )
+        return X, y
+
+    def _score_output(self, out, y, sample_weight) -> float:
+        if not np.isfinite(out).all():
+            return np.nan
+        return float(r2_score(y, out, sample_weight=sample_weight))
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted values, in the dtype of the fitted weights.
+        """
+        out = self._predict_output(X)
+        return out.ravel() if out.shape[1] == 1 else out
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.loss == "poisson":
+            tags.target_tags.positive_only = True
+        return tags

@@ -1,0 +1,442 @@
+"""Plugin discovery, the registry of named plugins, and the per-fit hook caller.
+
+Discovery follows pytest and llm: built-in plugin modules are registered
+first, by module name; then the modules named by the ``ensemblekit``
+entry-point group are loaded **one at a time**, so that one broken
+distribution is reported by name (a :class:`PluginLoadWarning`) and does not
+take the others down.
+
+Environment variables
+---------------------
+``ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD``
+    Any non-empty value other than ``0``: load no third-party entry points
+    (built-ins are still available).
+``ENSEMBLEKIT_LOAD_PLUGINS``
+    Comma-separated entry-point or distribution names: load only these
+    third-party plugins.  An empty string loads none.
+``ENSEMBLEKIT_STRICT_PLUGINS``
+    Non-empty and not ``0``: a plugin that fails to load raises instead of
+    warning (for plugin authors and CI).
+``ENSEMBLEKIT_TRACE_PLUGINS``
+    Non-empty and not ``0``: print every training-hook call to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+from sklearn.base import BaseEstimator
+
+from . import hookspecs
+
+__all__ = [
+    "BUILTIN_PLUGIN_MODULES",
+    "Plugin",
+    "PluginError",
+    "PluginLoadWarning",
+    "get_registry",
+    "resolve_plugins",
+]
+
+BUILTIN_PLUGIN_MODULES: tuple[str, ...] = (
+    "ensemblekit.default_plugins.weight_decay",
+    "ensemblekit.default_plugins.dropout",
+)
+
+ENTRY_POINT_GROUP = "ensemblekit"
+
+
+class PluginLoadWarning(UserWarning):
+    """A third-party plugin could not be loaded; the others still are."""
+
+
+class PluginError(RuntimeError):
+    """A plugin failed while a hook ran, or the plugin set is inconsistent."""
+
+
+def _flag(name: str) -> bool:
+    value = os.environ.get(name, "")
+    return value not in ("", "0")
+
+
+class Plugin(BaseEstimator):
+    """Base class of every training plugin, built-in or third-party.
+
+    Subclass it, give the class a ``name`` (the name it is registered and
+    referred to by), keep ``__init__`` to storing its arguments (scikit-learn
+    rules: the plugin is cloned and its parameters are set through
+    ``get_params`` / ``set_params``), and implement hooks from
+    :mod:`ensemblekit.hookspecs` as methods decorated with
+    :data:`ensemblekit.hookimpl`.
+
+    A plugin instance configured on an estimator is never trained: ``fit``
+    clones it into ``estimator.plugins_``, so state set in hooks (masks,
+    generators) lives on the clone.
+    """
+
+    #: Name under which the plugin is registered and addressed.
+    name: str = ""
+
+    def _validate_params(self) -> None:  # sklearn's, made public for plugins
+        super()._validate_params()
+
+    def validate(self) -> None:
+        """Check the plugin's parameters; raise ``ValueError``/``TypeError``.
+
+        Called by the estimator's ``fit`` before training.  The default checks
+        ``_parameter_constraints`` when the subclass declares them.
+        """
+        if getattr(self, "_parameter_constraints", None):
+            self._validate_params()
+
+
+# --------------------------------------------------------------------------
+# discovery
+# --------------------------------------------------------------------------
+@dataclass
+class Registry:
+    """Named plugin classes, and what happened while loading them.
+
+    Attributes
+    ----------
+    plugins : dict
+        ``name -> plugin class``.
+    sources : dict
+        ``name -> (distribution or module, version)`` that registered it.
+    failures : list of dict
+        One entry per plugin module that failed to load: ``name``,
+        ``distribution``, ``error``.
+    """
+
+    plugins: dict[str, type] = field(default_factory=dict)
+    sources: dict[str, tuple[str, str]] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    manager: pluggy.PluginManager | None = None
+
+    def names(self) -> list[str]:
+        """Return the registered names, sorted."""
+        return sorted(self.plugins)
+
+    def create(self, name: str, **params: Any) -> Plugin:
+        """Instantiate the plugin registered as ``name``.
+
+        Raises
+        ------
+        ValueError
+            If nothing is registered under ``name``; the message lists what is.
+        """
+        try:
+            cls = self.plugins[name]
+        except KeyError:
+            raise ValueError(
+                f"Unknown plugin {name!r}. Registered plugins: "
+                f"{', '.join(self.names()) or '(none)'}."
+            ) from None
+        return cls(**params)
+
+
+def _new_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("ensemblekit")
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _dist_name(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return ep.value.split(":")[0], ""
+    return dist.metadata["Name"] or ep.name, dist.version or ""
+
+
+def _registering_callback(registry: Registry, source: tuple[str, str]) -> Callable:
+    def register(name: str, plugin_class: type) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"plugin name must be a non-empty string, got {name!r}")
+        if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
+            raise TypeError(
+                f"plugin {name!r} must be a subclass of ensemblekit.Plugin, "
+                f"got {plugin_class!r}"
+            )
+        if name in registry.plugins and registry.plugins[name] is not plugin_class:
+            raise PluginError(
+                f"plugin name {name!r} is registered twice: by "
+                f"{registry.sources[name][0]} and by {source[0]}"
+            )
+        registry.plugins[name] = plugin_class
+        registry.sources[name] = source
+
+    return register
+
+
+def _register_module(registry: Registry, pm: pluggy.PluginManager, module: Any,
+                     name: str, source: tuple[str, str]) -> None:
+    """Register one plugin module; roll back on failure."""
+    before = dict(registry.plugins)
+    pm.register(module, name=name)
+    try:
+        pm.check_pending()
+        others = [p for p in pm.get_plugins() if p is not module]
+        caller = pm.subset_hook_caller("ensemblekit_register_plugins", others)
+        caller(register=_registering_callback(registry, source))
+    except BaseException:
+        pm.unregister(module)
+        registry.plugins = before
+        registry.sources = {k: v for k, v in registry.sources.items() if k in before}
+        raise
+
+
+def _allowed(ep: importlib.metadata.EntryPoint, dist: str) -> bool:
+    allow = os.environ.get("ENSEMBLEKIT_LOAD_PLUGINS")
+    if allow is None:
+        return True
+    wanted = {w.strip() for w in allow.split(",") if w.strip()}
+    return ep.name in wanted or dist in wanted
+
+
+def build_registry(entry_points: Iterable[importlib.metadata.EntryPoint] | None = None
+                   ) -> Registry:
+    """Load the built-in plugins and then every allowed entry point.
+
+    Parameters
+    ----------
+    entry_points : iterable of EntryPoint, optional
+        Entry points to load instead of those installed in group
+        ``ensemblekit`` (used by tests and :mod:`ensemblekit.testing`).
+
+    Returns
+    -------
+    Registry
+        A fresh registry; the process-wide one is :func:`get_registry`.
+    """
+    registry = Registry()
+    pm = _new_manager()
+    registry.manager = pm
+    for modname in BUILTIN_PLUGIN_MODULES:
+        module = importlib.import_module(modname)
+        _register_module(registry, pm, module, modname, ("ensemblekit", _version()))
+    if entry_points is None:
+        if _flag("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD"):
+            return registry
+        entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    strict = _flag("ENSEMBLEKIT_STRICT_PLUGINS")
+    for ep in entry_points:
+        dist, version = _dist_name(ep)
+        if ep.value.split(":")[0] in BUILTIN_PLUGIN_MODULES or pm.has_plugin(ep.name):
+            continue
+        if not _allowed(ep, dist):
+            continue
+        try:
+            module = ep.load()
+            _register_module(registry, pm, module, ep.name, (dist, version))
+        except Exception as exc:  # a broken plugin must not take the others down
+            if strict:
+                raise PluginError(
+                    f"plugin {ep.name!r} from distribution {dist!r} failed to load: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            registry.failures.append(
+                {"name": ep.name, "distribution": dist,
+                 "error": f"{type(exc).__name__}: {exc}"}
+            )
+            warnings.warn(
+                f"ensemblekit plugin {ep.name!r} from distribution {dist!r} failed "
+                f"to load and was skipped: {type(exc).__name__}: {exc}",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
+    return registry
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+_REGISTRY: Registry | None = None
+_LOCK = threading.Lock()
+
+
+def get_registry() -> Registry:
+    """Return the process-wide registry, building it on first use.
+
+    Returns
+    -------
+    Registry
+        Named plugin classes from ensemblekit and installed distributions.
+    """
+    global _REGISTRY
+    with _LOCK:
+        if _REGISTRY is None:
+            _REGISTRY = build_registry()
+        return _REGISTRY
+
+
+def reset_registry() -> None:
+    """Forget the process-wide registry; the next use rebuilds it."""
+    global _REGISTRY
+    with _LOCK:
+        _REGISTRY = None
+
+
+# --------------------------------------------------------------------------
+# resolving an estimator's ``plugins`` parameter
+# --------------------------------------------------------------------------
+def plugin_name(entry: Any) -> str:
+    """Return the name of one entry of a ``plugins`` list."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, tuple):
+        return entry[0]
+    name = getattr(entry, "name", "") or type(entry).__name__.lower()
+    return name
+
+
+def _check_entry(entry: Any) -> None:
+    if isinstance(entry, tuple):
+        if (len(entry) != 2 or not isinstance(entry[0], str)
+                or not (entry[1] is None or isinstance(entry[1], (Plugin, str)))):
+            raise TypeError(
+                "a plugins entry given as a tuple must be (name, plugin) with a "
+                f"str name and an ensemblekit.Plugin (or None), got {entry!r}"
+            )
+    elif not isinstance(entry, (str, Plugin)):
+        raise TypeError(
+            "plugins must hold ensemblekit.Plugin instances, (name, plugin) pairs "
+            f"or registered names; got {type(entry).__name__} {entry!r}"
+        )
+
+
+def resolve_plugins(plugins: Any) -> list[tuple[str, Plugin]]:
+    """Turn an estimator's ``plugins`` parameter into fresh ``(name, plugin)``.
+
+    Plugin objects are cloned (the user's objects are never modified),
+    registered names are instantiated with default parameters, ``None``
+    entries (a plugin switched off with ``set_params(plugins__x=None)``) are
+    dropped.
+
+    Raises
+    ------
+    TypeError
+        For an entry of the wrong type.
+    ValueError
+        For an unknown registered name or two entries with the same name.
+    """
+    from sklearn.base import clone
+
+    if plugins is None:
+        return []
+    if isinstance(plugins, (str, Plugin, tuple)) or not isinstance(plugins, Iterable):
+        raise TypeError(
+            "plugins must be a list of plugins, (name, plugin) pairs or names; got "
+            f"{type(plugins).__name__}"
+        )
+    resolved: list[tuple[str, Plugin]] = []
+    seen: set[str] = set()
+    for entry in plugins:
+        _check_entry(entry)
+        name = plugin_name(entry)
+        obj = entry[1] if isinstance(entry, tuple) else entry
+        if name in seen:
+            raise ValueError(
+                f"two plugins are named {name!r}; give them distinct names with "
+                "(name, plugin) pairs"
+            )
+        seen.add(name)
+        if obj is None:
+            continue
+        if isinstance(obj, str):
+            obj = get_registry().create(obj)
+        else:
+            obj = clone(obj)
+        obj.validate()
+        resolved.append((name, obj))
+    return resolved
+
+
+# --------------------------------------------------------------------------
+# per-fit hook caller
+# --------------------------------------------------------------------------
+_TRAINING_HOOKS = tuple(
+    n for n in dir(hookspecs)
+    if n.startswith("ensemblekit_") and n != "ensemblekit_register_plugins"
+)
+
+
+class Hooks:
+    """The training hooks of one fit, with unimplemented hooks set to ``None``.
+
+    Built from a fresh :class:`pluggy.PluginManager` holding the resolved
+    plugin instances.  It is a local of ``fit`` and is never stored on the
+    estimator (a plugin manager does not pickle).  Each attribute named like a
+    training hook without its ``ensemblekit_`` prefix is either ``None`` (no
+    plugin implements it; the loop skips it) or a callable taking the hook's
+    keyword arguments; an exception raised inside a plugin is re-raised as
+    :class:`PluginError` naming the plugin and the hook.
+    """
+
+    def __init__(self, plugins: list[tuple[str, Plugin]]) -> None:
+        self.any = False
+        for hook in _TRAINING_HOOKS:
+            setattr(self, hook[len("ensemblekit_"):], None)
+        if not plugins:
+            return
+        pm = _new_manager()
+        for name, plugin in plugins:
+            pm.register(plugin, name=name)
+        try:
+            pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(
+                f"plugin {exc.plugin!r} implements a hook that does not exist: {exc}"
+            ) from None
+        if _flag("ENSEMBLEKIT_TRACE_PLUGINS"):
+            pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
+            pm.enable_tracing()
+        for hook in _TRAINING_HOOKS:
+            caller = getattr(pm.hook, hook)
+            if caller.get_hookimpls():
+                setattr(self, hook[len("ensemblekit_"):], _guarded(caller, pm))
+                self.any = True
+
+
+def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager) -> Callable:
+    def call(**kwargs: Any) -> Any:
+        try:
+            return caller(**kwargs)
+        except PluginError:
+            raise
+        except Exception as exc:
+            culprit = _culprit(exc, caller, pm)
+            raise PluginError(
+                f"plugin {culprit!r} failed in hook {caller.name}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    return call
+
+
+def _culprit(exc: BaseException, caller: pluggy.HookCaller,
+             pm: pluggy.PluginManager) -> str:
+    codes = {}
+    for impl in caller.get_hookimpls():
+        func = getattr(impl.function, "__func__", impl.function)
+        codes[func.__code__] = impl.plugin_name
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        if tb.tb_frame.f_code in codes:
+            found = codes[tb.tb_frame.f_code]
+        tb = tb.tb_next
+    if found is None:
+        found = ", ".join(i.plugin_name for i in caller.get_hookimpls())
+    return found
