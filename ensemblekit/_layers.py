@@ -139,30 +139,40 @@ BN_MOMENTUM = 0.9
 class BatchNormCache:
     """Per-layer buffers the backward pass needs (normalised input, 1/std)."""
 
-    __slots__ = ("xhat", "inv_std")
+    __slots__ = ("xhat", "inv_std", "weights")
 
     def __init__(self) -> None:
         self.xhat: np.ndarray | None = None
         self.inv_std: np.ndarray | None = None
+        self.weights: np.ndarray | None = None
 
 
 def batch_norm_forward(Z: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
                        running_mean: np.ndarray, running_var: np.ndarray,
-                       cache: BatchNormCache, momentum: float) -> None:
+                       cache: BatchNormCache, momentum: float,
+                       weights: np.ndarray | None = None) -> None:
     """Normalise ``Z`` in place with batch statistics; update running ones.
 
     ``momentum`` is the weight of the old running statistics (0 sets them to
-    this batch's statistics).
+    this batch's statistics).  ``weights`` (sample weights summing to one)
+    make the statistics weighted, so that a sample of weight 2 counts as two
+    copies of it.
     """
-    mean = Z.mean(axis=0)
-    Z -= mean
-    var = np.mean(Z * Z, axis=0)
+    if weights is None:
+        mean = Z.mean(axis=0)
+        Z -= mean
+        var = np.mean(Z * Z, axis=0)
+    else:
+        mean = weights @ Z
+        Z -= mean
+        var = weights @ (Z * Z)
     inv_std = 1.0 / np.sqrt(var + BN_EPSILON)
     Z *= inv_std
     if cache.xhat is None or cache.xhat.shape != Z.shape:
         cache.xhat = np.empty_like(Z)
     np.copyto(cache.xhat, Z)
     cache.inv_std = inv_std.astype(Z.dtype, copy=False)
+    cache.weights = weights
     Z *= gamma
     Z += beta
     running_mean *= momentum
@@ -176,16 +186,20 @@ def batch_norm_backward(delta: np.ndarray, gamma: np.ndarray, cache: BatchNormCa
     """Turn ``delta`` (gradient w.r.t. the output) into the input's gradient.
 
     Writes the gradients of ``gamma`` and ``beta`` into ``d_gamma``/``d_beta``.
+    With normalised weights ``w`` (``1/n`` without sample weights) the input
+    gradient is ``gamma / std * (dy - w * (sum(dy) + xhat * sum(dy * xhat)))``.
     """
     xhat = cache.xhat
-    n = delta.shape[0]
     np.sum(delta, axis=0, out=d_beta)
     np.sum(delta * xhat, axis=0, out=d_gamma)
-    # dx = gamma * inv_std / n * (n * dy - sum(dy) - xhat * sum(dy * xhat))
-    delta *= n
-    delta -= d_beta
-    delta -= xhat * d_gamma
-    delta *= gamma * cache.inv_std / n
+    correction = xhat * d_gamma
+    correction += d_beta
+    if cache.weights is None:
+        correction *= 1.0 / delta.shape[0]
+    else:
+        correction *= cache.weights[:, None]
+    delta -= correction
+    delta *= gamma * cache.inv_std
 
 
 def batch_norm_inference(Z: np.ndarray, gamma: np.ndarray, beta: np.ndarray,

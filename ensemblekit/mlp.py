@@ -355,13 +355,16 @@ class BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------
     # forward / backward
     # ------------------------------------------------------------------
-    def _forward_train(self, X, acts, raws, caches, hooks: Hooks,
-                       bn_momentum: float) -> np.ndarray:
+    def _forward_train(self, X, acts, raws, caches, hooks: Hooks, bn_momentum: float,
+                       sample_weight: np.ndarray | None = None) -> np.ndarray:
         """Training forward pass into the preallocated ``acts`` buffers."""
         hidden_act = _layers.ACTIVATIONS[self.activation]
         n = X.shape[0]
         a = X
         last = self.n_layers_ - 2
+        bn_weights = None
+        if self.batch_norm and sample_weight is not None:
+            bn_weights = (sample_weight / sample_weight.sum()).astype(X.dtype, copy=False)
         for i in range(last + 1):
             z = acts[i][:n]
             if sparse.issparse(a):
@@ -375,7 +378,7 @@ class BaseMLP(BaseEstimator):
             if self.batch_norm:
                 _layers.batch_norm_forward(
                     z, self.bn_gammas_[i], self.bn_betas_[i], self.bn_running_means_[i],
-                    self.bn_running_vars_[i], caches[i], bn_momentum)
+                    self.bn_running_vars_[i], caches[i], bn_momentum, bn_weights)
             hidden_act(z)
             if hooks.forward_hidden is not None:
                 np.copyto(raws[i][:n], z)
@@ -421,7 +424,7 @@ class BaseMLP(BaseEstimator):
                        bn_momentum: float) -> float:
         """Forward, loss (penalties included) and backward for one batch."""
         acts, raws, deltas, caches = bufs
-        out = self._forward_train(X, acts, raws, caches, hooks, bn_momentum)
+        out = self._forward_train(X, acts, raws, caches, hooks, bn_momentum, sample_weight)
         loss = _layers.LOSSES[self._output_loss()](y, out, sample_weight)
         sw_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         self._backward(X, y, sample_weight, sw_sum, acts, raws, deltas, caches, grads,
@@ -566,7 +569,7 @@ class BaseMLP(BaseEstimator):
                 stacklevel=3,
             )
         if self.batch_norm:  # running statistics = the final full-batch statistics
-            self._forward_train(X, bufs[0], bufs[1], bufs[3], Hooks([]), 0.0)
+            self._forward_train(X, bufs[0], bufs[1], bufs[3], Hooks([]), 0.0, sample_weight)
 
     @staticmethod
     def _grad_groups(gflat: np.ndarray, layout: _Layout) -> list[list[np.ndarray]]:
