@@ -506,6 +506,8 @@ class BaseMLP(BaseEstimator):
                 f"and hidden_layer_sizes={hidden_sizes}; refit without warm_start."
             )
         self.n_outputs_ = y.shape[1]
+        if not hasattr(self, "history_"):  # weights set by hand, not by a fit
+            self.history_ = []
         self.plugins_ = plugins
         layout = _Layout(layer_units, self.batch_norm)
         flat = self._pack(layout, X.dtype)
@@ -582,7 +584,8 @@ class BaseMLP(BaseEstimator):
         return [views[:L], views[L:2 * L], views[2 * L:2 * L + B], views[2 * L + B:]]
 
     def _split_validation(self, X, y, sample_weight, rng):
-        stratify = y if (is_classifier(self) and self.n_outputs_ == 1) else None
+        # stratify on the binarised labels (bool, as scikit-learn does)
+        stratify = y.astype(bool) if (is_classifier(self) and self.n_outputs_ == 1) else None
         arrays = [X, y] + ([sample_weight] if sample_weight is not None else [])
         parts = train_test_split(*arrays, random_state=int(rng.integers(2**31 - 1)),
                                  test_size=self.validation_fraction, stratify=stratify)
@@ -636,6 +639,7 @@ class BaseMLP(BaseEstimator):
         last_finite = flat.copy()
         best_params = flat.copy() if self.early_stopping else None
         diverged = False
+        self.n_iter_ = 0  # epochs of this call, as scikit-learn counts them
         try:
             for epoch in range(self.max_iter):
                 if hooks.epoch_start is not None:
