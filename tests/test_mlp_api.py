@@ -277,9 +277,9 @@ def test_same_random_state_same_weights(digits):
 
 def test_global_rng_untouched(digits):
     X_train, _, y_train, _ = digits
-    before = np.random.get_state()[1].copy()
+    before = np.random.get_state()[1].copy()  # noqa: NPY002 (checking it is untouched)
     MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, plugins=["dropout"]).fit(X_train, y_train)
-    np.testing.assert_array_equal(np.random.get_state()[1], before)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002
 
 
 def test_partial_fit_equals_fit_for_full_batches():
