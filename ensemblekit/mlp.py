@@ -52,7 +52,7 @@ from ._optimizers import (
     SGDOptimizer,
 )
 from .default_plugins.weight_decay import WeightDecay
-from .plugins import Hooks, Plugin, get_registry, plugin_name, resolve_plugins
+from .plugins import Hooks, Plugin, PluginError, get_registry, plugin_name, resolve_plugins
 
 __all__ = ["DivergenceWarning", "MLPClassifier", "MLPRegressor", "TrainingDiverged"]
 
@@ -352,6 +352,27 @@ class BaseMLP(BaseEstimator):
         self.bn_running_means_ = views[2 * L + 2 * B:2 * L + 3 * B]
         self.bn_running_vars_ = views[2 * L + 3 * B:]
 
+    def _check_bound(self, param_list: list, grad_list: list, grad_refs: tuple,
+                     hook: str) -> None:
+        """Raise if a plugin rebound a parameter or gradient array in ``hook``.
+
+        Plugins must change arrays in place (``W *= s``); an array replaced by
+        a new one would silently stop training, since the optimizer updates
+        the flat buffer the original arrays are views of.
+        """
+        current = [*self.coefs_, *self.intercepts_, *self.bn_gammas_, *self.bn_betas_]
+        if len(current) == len(param_list) and all(
+                a is b for a, b in zip(current, param_list)) and all(
+                a is b for a, b in zip(grad_list, grad_refs)) and len(
+                grad_list) == len(grad_refs):
+            return
+        raise PluginError(
+            f"a plugin implementing ensemblekit_{hook} replaced a parameter or gradient "
+            "array (e.g. estimator.coefs_[i] = ... or grads[i] = ...) instead of "
+            "modifying it in place (W *= s, np.clip(W, a, b, out=W)); training cannot "
+            "continue with arrays it does not own."
+        )
+
     # ------------------------------------------------------------------
     # forward / backward
     # ------------------------------------------------------------------
@@ -628,8 +649,9 @@ class BaseMLP(BaseEstimator):
         params = flat[:n_train]
         gflat = np.zeros(n_train, dtype=X.dtype)
         grads = self._grad_groups(gflat, layout)
-        param_list = layout.views(flat)[: len(layout.shapes) - 2 * layout.n_bn]
+        param_list = [*self.coefs_, *self.intercepts_, *self.bn_gammas_, *self.bn_betas_]
         grad_list = [g for group in grads for g in group]
+        grad_refs = tuple(grad_list)
         bufs = self._buffers(layer_units, batch_size, X.dtype,
                              hooks.forward_hidden is not None, self.batch_norm)
         dense = not sparse.issparse(X_train)
@@ -664,12 +686,15 @@ class BaseMLP(BaseEstimator):
                     if hooks.before_step is not None:
                         hooks.before_step(estimator=self, params=param_list,
                                           grads=grad_list)
+                        self._check_bound(param_list, grad_list, grad_refs, "before_step")
                     with np.errstate(over="ignore", invalid="ignore"):
                         self._optimizer.update(params, gflat)
                     if hooks.after_step is not None:
                         hooks.after_step(estimator=self, params=param_list)
+                        self._check_bound(param_list, grad_list, grad_refs, "after_step")
                     if hooks.batch_end is not None:
                         hooks.batch_end(estimator=self, batch=b, loss=loss)
+                        self._check_bound(param_list, grad_list, grad_refs, "batch_end")
                     accumulated += loss * nb
                 self.n_iter_ += 1
                 self.loss_ = accumulated / n_samples
@@ -684,6 +709,7 @@ class BaseMLP(BaseEstimator):
                 self.history_.append(record)
                 if hooks.epoch_end is not None:
                     hooks.epoch_end(estimator=self, epoch=epoch, record=record)
+                    self._check_bound(param_list, grad_list, grad_refs, "epoch_end")
                 if not finite:
                     diverged = True
                     self._on_diverged(flat, last_finite)

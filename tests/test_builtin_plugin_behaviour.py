@@ -290,3 +290,35 @@ def test_fitted_estimator_with_plugins_clones_and_pickles():
     assert clone(clf).get_params()["plugins__dropout__rate"] == 0.2
     pickle.loads(pickle.dumps(clf)).predict(X)
     assert not hasattr(clf.plugins_[0][1], "_rng")  # per-fit state is dropped
+
+
+class _Rebinder(Plugin):
+    """Breaks the contract: replaces a weight array instead of changing it in place."""
+
+    name = "rebinder"
+
+    def __init__(self):
+        pass
+
+    @hookimpl
+    def ensemblekit_after_step(self, estimator):
+        estimator.coefs_[0] = estimator.coefs_[0] * 0.5
+
+
+class _GradRebinder(Plugin):
+    name = "gradrebinder"
+
+    def __init__(self):
+        pass
+
+    @hookimpl
+    def ensemblekit_before_step(self, grads):
+        grads[0] = np.zeros((3, 3))
+
+
+@pytest.mark.parametrize("plugin, hook", [(_Rebinder(), "after_step"),
+                                          (_GradRebinder(), "before_step")])
+def test_rebinding_training_state_is_a_clear_error(plugin, hook):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(PluginError, match=f"ensemblekit_{hook} replaced a parameter"):
+        MLPClassifier(hidden_layer_sizes=(4,), plugins=[plugin]).fit(X, y)
