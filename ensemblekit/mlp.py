@@ -510,7 +510,8 @@ class BaseMLP(BaseEstimator):
             not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         y = np.ascontiguousarray(y, dtype=X.dtype)
