@@ -144,8 +144,22 @@ class Registry:
         return cls(**params)
 
 
+class _Manager(pluggy.PluginManager):
+    """A plugin manager that only looks at ``ensemblekit_*`` attributes.
+
+    Plugin instances are scikit-learn estimators with dozens of attributes;
+    pluggy would otherwise inspect every one of them on each registration
+    (pytest filters on its ``pytest_`` prefix the same way).
+    """
+
+    def parse_hookimpl_opts(self, plugin, name):  # noqa: D102 - pluggy's hook
+        if not name.startswith("ensemblekit_"):
+            return None
+        return super().parse_hookimpl_opts(plugin, name)
+
+
 def _new_manager() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager("ensemblekit")
+    pm = _Manager("ensemblekit")
     pm.add_hookspecs(hookspecs)
     return pm
 
@@ -402,11 +416,75 @@ class Hooks:
         if _flag("ENSEMBLEKIT_TRACE_PLUGINS"):
             pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
             pm.enable_tracing()
+        self._pm = pm
         for hook in _TRAINING_HOOKS:
             caller = getattr(pm.hook, hook)
             if caller.get_hookimpls():
                 setattr(self, hook[len("ensemblekit_"):], _guarded(caller, pm))
                 self.any = True
+
+    def direct(self, hook: str) -> DirectHook | None:
+        """Return a picklable caller of ``hook`` that needs no plugin manager.
+
+        Used for inference hooks, which run on every ``predict`` long after the
+        fit's plugin manager is gone.  The implementations are called in
+        pluggy's order (``tryfirst``/``trylast`` respected); hook wrappers are
+        not supported there.
+
+        Parameters
+        ----------
+        hook : str
+            Full hook name, e.g. ``"ensemblekit_predict_hidden"``.
+
+        Returns
+        -------
+        DirectHook or None
+            ``None`` when no plugin implements the hook.
+        """
+        if not hasattr(self, "_pm"):
+            return None
+        impls = getattr(self._pm.hook, hook).get_hookimpls()
+        if not impls:
+            return None
+        for impl in impls:
+            if impl.wrapper or impl.hookwrapper:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} implements {hook} as a wrapper; "
+                    "inference hooks must be plain implementations"
+                )
+        calls = [(i.plugin_name, getattr(i.plugin, i.function.__name__), tuple(i.argnames))
+                 for i in reversed(impls)]
+        return DirectHook(hook, calls)
+
+
+class DirectHook:
+    """Calls a hook's implementations directly, in a fixed order (picklable).
+
+    Parameters
+    ----------
+    name : str
+        The hook's name, for error messages.
+    calls : list of (str, callable, tuple of str)
+        Plugin name, bound hook method and the argument names it takes.
+    """
+
+    def __init__(self, name: str, calls: list[tuple[str, Callable, tuple[str, ...]]]
+                 ) -> None:
+        self.name = name
+        self.calls = calls
+
+    def __call__(self, **kwargs: Any) -> list[Any]:
+        """Call every implementation with the arguments it asks for."""
+        results = []
+        for plugin, function, argnames in self.calls:
+            try:
+                result = function(**{a: kwargs[a] for a in argnames})
+            except Exception as exc:
+                raise PluginError(f"plugin {plugin!r} failed in hook {self.name}: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            if result is not None:
+                results.append(result)
+        return results
 
 
 def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager) -> Callable:

@@ -186,8 +186,11 @@ def test_book_mode_scales_by_keep_ratio_at_predict(small_digits):
     clf = MLPRegressor(hidden_layer_sizes=(32,), max_iter=3, random_state=0,
                        plugins=[Dropout(0.25, mode="book")]).fit(X, y.astype(float))
     manual = np.maximum(X_test @ clf.coefs_[0] + clf.intercepts_[0], 0) * 0.75
-    np.testing.assert_allclose(clf.predict(X_test), (manual @ clf.coefs_[1]
-                                                     + clf.intercepts_[1]).ravel())
+    expected = (manual @ clf.coefs_[1] + clf.intercepts_[1]).ravel()
+    np.testing.assert_allclose(clf.predict(X_test), expected)
+    import pickle
+
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(clf)).predict(X_test), expected)
 
 
 class _MaskRecorder(Plugin):
