@@ -1,0 +1,125 @@
+"""Property-based tests (hypothesis) over random finite data and hyper-parameters.
+
+CI runs a bounded number of examples; set ``ENSEMBLEKIT_HYPOTHESIS=thorough``
+for many more.
+"""
+
+import os
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from ensemblekit import DivergenceWarning, Dropout, MLPClassifier, MLPRegressor, WeightDecay
+
+settings.register_profile("ci", max_examples=25, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=500, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("ENSEMBLEKIT_HYPOTHESIS", "ci"))
+
+finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False,
+                   width=32)
+
+
+@st.composite
+def datasets(draw, classification=True):
+    n = draw(st.integers(min_value=2, max_value=40))
+    d = draw(st.integers(min_value=1, max_value=6))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    X = draw(arrays(dtype, (n, d), elements=finite))
+    if classification:
+        k = draw(st.integers(min_value=1, max_value=4))
+        y = draw(arrays(np.int64, n, elements=st.integers(0, k - 1)))
+    else:
+        y = draw(arrays(np.float64, n, elements=finite))
+    return X, y
+
+
+@st.composite
+def configs(draw):
+    return dict(
+        hidden_layer_sizes=tuple(draw(st.lists(st.integers(1, 8), min_size=0, max_size=2))),
+        activation=draw(st.sampled_from(["identity", "logistic", "tanh", "relu"])),
+        solver=draw(st.sampled_from(["sgd", "adam", "adagrad", "rmsprop", "lbfgs"])),
+        learning_rate_init=draw(st.floats(1e-4, 0.5)),
+        batch_size=draw(st.sampled_from(["auto", 1, 7])),
+        batch_norm=draw(st.booleans()),
+        weight_init=draw(st.sampled_from(["glorot", "he", "xavier", 0.1])),
+        plugins=draw(st.sampled_from([None, [Dropout(0.3)], [WeightDecay(1e-2)]])),
+        max_iter=draw(st.integers(1, 5)),
+        random_state=draw(st.integers(0, 2**16)),
+    )
+
+
+def _fit_or_diverge(est, X, y):
+    """Fit; a diverging fit must warn or raise, never leave non-finite weights."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            est.fit(X, y)
+        except ValueError as exc:
+            assert "non-finite" in str(exc) or "diverged" in str(exc), exc
+            return None
+    for arr in est.coefs_ + est.intercepts_ + est.bn_gammas_ + est.bn_running_vars_:
+        assert np.isfinite(arr).all()
+        assert arr.dtype == X.dtype
+    return [w for w in caught if issubclass(w.category, DivergenceWarning)]
+
+
+@given(data=datasets(), config=configs())
+def test_classifier_probabilities_are_distributions(data, config):
+    X, y = data
+    clf = MLPClassifier(**config)
+    if _fit_or_diverge(clf, X, y) is None:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        proba = clf.predict_proba(X)
+    n_cols = max(2, len(clf.classes_)) if len(clf.classes_) > 2 else 2
+    assert proba.shape == (len(X), n_cols)
+    assert proba.dtype == X.dtype
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-4 if X.dtype == np.float32 else 1e-10)
+    assert set(clf.predict(X)) <= set(clf.classes_)
+
+
+@given(data=datasets(classification=False), config=configs())
+def test_regressor_predictions_have_the_right_shape(data, config):
+    X, y = data
+    reg = MLPRegressor(**config)
+    if _fit_or_diverge(reg, X, y) is None:
+        return
+    pred = reg.predict(X)
+    assert pred.shape == (len(X),) and pred.dtype == X.dtype
+
+
+@given(data=datasets(), config=configs())
+@settings(max_examples=10)
+def test_pickle_round_trip_and_refit_determinism(data, config):
+    X, y = data
+    clf = MLPClassifier(**config)
+    if _fit_or_diverge(clf, X, y) is None:
+        return
+    again = pickle.loads(pickle.dumps(clf))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+        twin = MLPClassifier(**config).fit(X, y)
+    for a, b in zip(twin.coefs_, clf.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_extreme_finite_logits_do_not_overflow(dtype):
+    """Softmax and the log-loss stay finite for inputs that make huge logits."""
+    X = np.array([[1e4, -1e4], [-1e4, 1e4], [1e4, 1e4]], dtype=dtype)
+    clf = MLPClassifier(hidden_layer_sizes=(3,), activation="identity", max_iter=1,
+                        learning_rate_init=1e-6, random_state=0).fit(X, [0, 1, 2])
+    proba = clf.predict_proba(X * 10)
+    assert np.isfinite(proba).all() and proba.dtype == dtype
+    assert np.isfinite(clf.loss_)
