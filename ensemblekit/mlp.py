@@ -139,6 +139,7 @@ class BaseMLP(BaseEstimator):
         "batch_norm": ["boolean"],
         "plugins": [list, tuple, None],
         "on_divergence": [StrOptions({"stop", "raise"})],
+        "dtype": [StrOptions({"float32", "float64"}), None],
     }
 
     # ------------------------------------------------------------------
@@ -267,6 +268,12 @@ class BaseMLP(BaseEstimator):
         if self.solver == "adagrad":
             return AdaGradOptimizer(self.learning_rate_init, self.epsilon)
         return RMSpropOptimizer(self.learning_rate_init, self.beta_2, self.epsilon)
+
+    def _dtypes(self):
+        """The dtype(s) X is converted to: float32 stays float32 unless ``dtype``."""
+        if self.dtype is None:
+            return (np.float64, np.float32)
+        return np.dtype(self.dtype).type
 
     def _output_loss(self) -> str:
         if not is_classifier(self):
@@ -824,7 +831,7 @@ class BaseMLP(BaseEstimator):
     def _predict_output(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
-                          dtype=(np.float64, np.float32))
+                          dtype=self._dtypes())
         with np.errstate(over="ignore", invalid="ignore"):
             return self._forward_predict(X)
 
@@ -917,6 +924,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         the last finite epoch and warns (:class:`DivergenceWarning`), or
         raises if no epoch was finite; ``'raise'`` raises
         :class:`TrainingDiverged`.
+    dtype : {'float32', 'float64'} or None, default=None
+        Compute dtype.  ``None`` keeps float32 input float32 and converts any
+        other input to float64 (scikit-learn's rule); ``'float32'`` trains a
+        float64 user's data in float32, about twice as fast for a change in
+        the predicted probabilities of the order of 1e-6 (see the performance
+        page).  Input at predict time is converted to the same dtype.
 
     Attributes
     ----------
@@ -1008,6 +1021,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         batch_norm=False,
         plugins=None,
         on_divergence="stop",
+        dtype=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -1036,10 +1050,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.batch_norm = batch_norm
         self.plugins = plugins
         self.on_divergence = on_divergence
+        self.dtype = dtype
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
-                             multi_output=True, dtype=(np.float64, np.float32),
+                             multi_output=True, dtype=self._dtypes(),
                              reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -1239,6 +1254,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Training plugins; see :class:`MLPClassifier`.
     on_divergence : {'stop', 'raise'}, default='stop'
         What a non-finite training loss does; see :class:`MLPClassifier`.
+    dtype : {'float32', 'float64'} or None, default=None
+        Compute dtype; see :class:`MLPClassifier`.
 
     Attributes
     ----------
@@ -1326,6 +1343,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         batch_norm=False,
         plugins=None,
         on_divergence="stop",
+        dtype=None,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -1355,6 +1373,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.batch_norm = batch_norm
         self.plugins = plugins
         self.on_divergence = on_divergence
+        self.dtype = dtype
 
     _parameter_constraints: dict = {
         **BaseMLP._parameter_constraints,
@@ -1364,7 +1383,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                              multi_output=True, y_numeric=True,
-                             dtype=(np.float64, np.float32), reset=reset)
+                             dtype=self._dtypes(), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and (np.min(y) < 0 if y.size else False):

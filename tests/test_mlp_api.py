@@ -53,7 +53,7 @@ def test_every_sklearn_parameter_with_the_same_default(ours, theirs):
         assert our_params[name].default == param.default, name
         assert our_params[name].kind == param.kind, name
     extra = set(our_params) - set(their_params)
-    assert extra == {"weight_init", "batch_norm", "plugins", "on_divergence"}
+    assert extra == {"weight_init", "batch_norm", "plugins", "on_divergence", "dtype"}
 
 
 @pytest.mark.parametrize("ours, theirs, early", [
@@ -160,6 +160,18 @@ def test_float32_stays_float32_end_to_end(solver, digits):
     reg = MLPRegressor(hidden_layer_sizes=(8,), solver=solver, max_iter=5, random_state=0)
     reg.fit(X32, y_train[:400].astype(np.float64))
     assert reg.predict(X_test.astype(np.float32)).dtype == np.float32
+
+
+def test_dtype_parameter_trains_float64_input_in_float32(digits):
+    X_train, X_test, y_train, y_test = digits
+    kw = dict(hidden_layer_sizes=(32,), max_iter=20, random_state=0)
+    f32 = MLPClassifier(dtype="float32", **kw).fit(X_train, y_train)
+    f64 = MLPClassifier(**kw).fit(X_train, y_train)
+    assert f32.coefs_[0].dtype == np.float32 and f64.coefs_[0].dtype == np.float64
+    assert f32.predict_proba(X_test).dtype == np.float32
+    np.testing.assert_allclose(f32.predict_proba(X_test), f64.predict_proba(X_test), atol=1e-3)
+    up = MLPClassifier(dtype="float64", **kw).fit(X_train.astype(np.float32), y_train)
+    assert up.coefs_[0].dtype == np.float64
 
 
 # --------------------------------------------------------------------------
