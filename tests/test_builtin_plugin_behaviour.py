@@ -325,3 +325,29 @@ def test_rebinding_training_state_is_a_clear_error(plugin, hook):
     X, y = load_iris(return_X_y=True)
     with pytest.raises(PluginError, match=f"ensemblekit_{hook} replaced a parameter"):
         MLPClassifier(hidden_layer_sizes=(4,), plugins=[plugin]).fit(X, y)
+
+
+class _PredictProbe(Plugin):
+    """Checks, while training, that predict applies the book-mode scaling."""
+
+    name = "predict_probe"
+
+    def __init__(self):
+        pass
+
+    @hookimpl
+    def ensemblekit_epoch_end(self, estimator, record):
+        X = load_iris(return_X_y=True)[0][:5]
+        hidden = np.maximum(X @ estimator.coefs_[0] + estimator.intercepts_[0], 0) * 0.5
+        logits = hidden @ estimator.coefs_[1] + estimator.intercepts_[1]
+        expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+        expected /= expected.sum(axis=1, keepdims=True)
+        record["predict_matches"] = bool(np.allclose(estimator.predict_proba(X), expected))
+
+
+def test_inference_hooks_apply_during_training_too():
+    """Early stopping scores the validation split with the inference hooks."""
+    X, y = load_iris(return_X_y=True)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, early_stopping=True, random_state=0,
+                        plugins=[Dropout(0.5, mode="book"), _PredictProbe()]).fit(X, y)
+    assert [r["predict_matches"] for r in clf.history_] == [True, True, True]
