@@ -9,6 +9,8 @@ Plugin, hookimpl
     What a plugin author subclasses and decorates hooks with.
 WeightDecay, Dropout
     The built-in regularisation plugins.
+save, load
+    Safe model files (JSON + arrays, never a pickle); see :mod:`ensemblekit.io`.
 """
 
 __version__ = "0.1.0"
@@ -16,6 +18,7 @@ __version__ = "0.1.0"
 from .default_plugins.dropout import Dropout
 from .default_plugins.weight_decay import WeightDecay
 from .hookspecs import hookimpl
+from .io import ModelFileError, load, save
 from .mlp import DivergenceWarning, MLPClassifier, MLPRegressor, TrainingDiverged
 from .plugins import Plugin, PluginError, PluginLoadWarning, get_registry
 
@@ -24,6 +27,7 @@ __all__ = [
     "Dropout",
     "MLPClassifier",
     "MLPRegressor",
+    "ModelFileError",
     "Plugin",
     "PluginError",
     "PluginLoadWarning",
@@ -32,4 +36,6 @@ __all__ = [
     "__version__",
     "get_registry",
     "hookimpl",
+    "load",
+    "save",
 ]

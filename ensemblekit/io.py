@@ -1,0 +1,702 @@
+"""Safe model files: one zip holding a JSON document and ``.npz`` arrays.
+
+``save(estimator, path)`` writes, and ``load(path)`` reads, a single file
+that never contains a pickle:
+
+``model.json``
+    Format name and version, the ensemblekit / scikit-learn / numpy versions
+    that wrote it, the estimator as a tree of *allowlisted* class names with
+    their constructor parameters and fitted attributes, plugins by their
+    *registered names* and parameters, free-form metadata, and SHA-256
+    digests of the document and of the arrays.
+``arrays.npz``
+    Every numeric array, read back with ``allow_pickle=False``.
+
+Loading never imports anything named in the file: an estimator class is
+looked up in this module's allowlist (:func:`register_estimator` adds to it)
+and a plugin in :func:`ensemblekit.plugins.get_registry`.  Array dtypes and
+shapes are checked against the document, and each estimator's ``restore``
+step checks its own invariants (the MLPs: layer shapes, finite weights).
+The digests catch a truncated, corrupted or hand-edited file; they are not a
+signature (anyone can recompute them), the safety comes from loading no code.
+
+``pickle`` and ``joblib`` keep working on every estimator, as in
+scikit-learn, but only for files you trust: unpickling runs code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import LabelBinarizer, OneHotEncoder, StandardScaler
+
+from . import _layers
+from .mlp import BaseMLP, MLPClassifier, MLPRegressor
+from .plugins import Hooks, Plugin, get_registry
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "atomic_write",
+    "load",
+    "register_estimator",
+    "save",
+]
+
+FORMAT = "ensemblekit-model"
+#: Version of the file layout written by :func:`save`; :func:`load` reads it only.
+FORMAT_VERSION = 1
+_DOCUMENT = "model.json"
+_ARRAYS = "arrays.npz"
+_ARRAY_KINDS = "biufcU"  # bool, ints, floats, complex, fixed-width unicode
+_BUILTIN_TYPES: dict[str, type] = {"bool": bool, "int": int, "float": float,
+                                   "str": str, "object": object}
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # same model, same bytes
+
+
+class ModelFileError(ValueError):
+    """A file is not a model :func:`load` can read; the message says why."""
+
+
+# --------------------------------------------------------------------------
+# the allowlist
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Serializer:
+    """How one allowlisted class is written and read back.
+
+    Attributes
+    ----------
+    name : str
+        The name stored in the file (looked up in the allowlist, never
+        imported).
+    cls : type
+        The class; only instances of exactly this class use this entry.
+    fitted : tuple of str
+        Fitted attributes written when present and the only attributes a
+        file may set on a loaded instance.
+    ignore : tuple of str
+        Attributes deliberately not written (caches, rebuilt by ``restore``).
+    restore : callable or None
+        Called with the rebuilt instance; rebuilds derived state and raises
+        ``ValueError`` when the stored state is inconsistent.
+    """
+
+    name: str
+    cls: type
+    fitted: tuple[str, ...]
+    ignore: tuple[str, ...] = ()
+    restore: Callable[[Any], None] | None = None
+
+
+_BY_NAME: dict[str, Serializer] = {}
+_BY_CLASS: dict[type, Serializer] = {}
+
+
+def register_estimator(name: str, cls: type, *, fitted: Iterable[str],
+                       ignore: Iterable[str] = (),
+                       restore: Callable[[Any], None] | None = None) -> None:
+    """Allow instances of ``cls`` in model files.
+
+    The instance is written as its ``get_params(deep=False)`` plus the listed
+    fitted attributes; values may be numbers, strings, arrays, lists, tuples,
+    dicts, slices, numpy dtypes, registered plugins and other allowlisted
+    estimators.  An attribute that is neither a parameter, nor ``fitted``, nor
+    ``ignore`` makes :func:`save` fail rather than silently drop state.
+
+    Parameters
+    ----------
+    name : str
+        Name stored in files, e.g. ``"ensemblekit.EnsembleClassifier"``.
+    cls : type
+        The estimator class.
+    fitted : iterable of str
+        Fitted attributes to write and to accept when reading.
+    ignore : iterable of str, default=()
+        Attributes not to write.
+    restore : callable, optional
+        ``restore(estimator)`` after the attributes are set: rebuild caches,
+        check invariants (raise ``ValueError``).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` or ``cls`` is already registered with another entry.
+    """
+    spec = Serializer(name, cls, tuple(fitted), tuple(ignore), restore)
+    for key, table in ((name, _BY_NAME), (cls, _BY_CLASS)):
+        if key in table and table[key] != spec:
+            raise ValueError(f"{key!r} is already registered for model files")
+    _BY_NAME[name] = spec
+    _BY_CLASS[cls] = spec
+
+
+def _restore_mlp(est: BaseMLP) -> None:
+    """Check an MLP read from a file and rebuild its inference hooks."""
+    est._validate_params()
+    if not hasattr(est, "coefs_"):  # saved before fit: parameters only
+        return
+    units = [est.n_features_in_, *est._hidden_sizes(), est.n_outputs_]
+    n_bn = len(units) - 2 if est.batch_norm else 0
+    expected = {
+        "coefs_": [(a, b) for a, b in zip(units[:-1], units[1:])],
+        "intercepts_": [(b,) for b in units[1:]],
+        **{attr: [(b,) for b in units[1:1 + n_bn]] for attr in (
+            "bn_gammas_", "bn_betas_", "bn_running_means_", "bn_running_vars_")},
+    }
+    if est.n_layers_ != len(units):
+        raise ValueError(f"n_layers_={est.n_layers_} but the parameters describe "
+                         f"{len(units)} layers")
+    dtype = np.asarray(est.coefs_[0]).dtype if est.coefs_ else None
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"weights must be float32 or float64, got {dtype}")
+    for attr, shapes in expected.items():
+        arrays = getattr(est, attr)
+        got = [np.shape(a) for a in arrays]
+        if got != shapes:
+            raise ValueError(f"{attr} has shapes {got}, expected {shapes} for "
+                             f"layer sizes {units}")
+        for i, a in enumerate(arrays):
+            if a.dtype != dtype:
+                raise ValueError(f"{attr}[{i}] is {a.dtype}, the weights are {dtype}")
+            if not np.isfinite(a).all():
+                raise ValueError(f"{attr}[{i}] holds non-finite values")
+    if est.out_activation_ not in _layers.ACTIVATIONS:
+        raise ValueError(f"unknown output activation {est.out_activation_!r}")
+    if isinstance(est, MLPClassifier):
+        lb = est._label_binarizer
+        if not np.array_equal(lb.classes_, est.classes_):
+            raise ValueError("classes_ differs from the label binarizer's classes")
+        n_classes = len(est.classes_)
+        want = 1 if lb.y_type_ == "binary" else n_classes
+        if est.n_outputs_ != want:
+            raise ValueError(f"{n_classes} classes ({lb.y_type_}) need {want} outputs, "
+                             f"the network has {est.n_outputs_}")
+    est._predict_hidden = Hooks(est.plugins_).direct("ensemblekit_predict_hidden")
+
+
+_MLP_FITTED = (
+    "n_features_in_", "feature_names_in_", "n_iter_", "t_", "n_outputs_", "n_layers_",
+    "out_activation_", "coefs_", "intercepts_", "bn_gammas_", "bn_betas_",
+    "bn_running_means_", "bn_running_vars_", "history_", "loss_curve_", "loss_",
+    "best_loss_", "validation_scores_", "best_validation_score_",
+    "_no_improvement_count", "plugins_",
+)
+# the optimizer's moments are not model state: a loaded model that keeps
+# training (warm_start, partial_fit) starts a fresh optimizer
+_MLP_IGNORE = ("_optimizer", "_predict_hidden")
+register_estimator("ensemblekit.MLPClassifier", MLPClassifier,
+                   fitted=(*_MLP_FITTED, "classes_", "_label_binarizer"),
+                   ignore=_MLP_IGNORE, restore=_restore_mlp)
+register_estimator("ensemblekit.MLPRegressor", MLPRegressor, fitted=_MLP_FITTED,
+                   ignore=_MLP_IGNORE, restore=_restore_mlp)
+register_estimator("sklearn.LabelBinarizer", LabelBinarizer,
+                   fitted=("classes_", "y_type_", "sparse_input_"))
+# the preprocessing ``ensemblekit train`` builds: every fitted attribute these
+# classes set in the supported scikit-learn versions
+_SK_IN = ("n_features_in_", "feature_names_in_")
+register_estimator("sklearn.Pipeline", Pipeline, fitted=())
+register_estimator("sklearn.ColumnTransformer", ColumnTransformer, fitted=(
+    *_SK_IN, "_columns", "_transformer_to_input_indices", "_remainder", "_n_features",
+    "sparse_output_", "transformers_", "output_indices_", "_name_to_fitted_passthrough"))
+register_estimator("sklearn.SimpleImputer", SimpleImputer, fitted=(
+    *_SK_IN, "_fit_dtype", "_fill_dtype", "indicator_", "statistics_"))
+register_estimator("sklearn.StandardScaler", StandardScaler, fitted=(
+    *_SK_IN, "n_samples_seen_", "mean_", "var_", "scale_"))
+register_estimator("sklearn.OneHotEncoder", OneHotEncoder, fitted=(
+    *_SK_IN, "categories_", "_infrequent_enabled", "_drop_idx_after_grouping",
+    "drop_idx_", "_n_features_outs", "infrequent_categories_", "_infrequent_indices",
+    "_default_to_infrequent_mappings"))
+
+
+# --------------------------------------------------------------------------
+# encoding: Python values -> JSON + arrays
+# --------------------------------------------------------------------------
+class _Encoder:
+    """Turns a value tree into JSON, collecting numeric arrays on the side."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def __call__(self, value: Any, where: str) -> Any:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, np.generic):
+            if value.dtype.kind not in _ARRAY_KINDS:
+                raise ValueError(f"cannot save {where}: numpy scalars of dtype "
+                                 f"{value.dtype} are not supported")
+            return {"$": "scalar", "dtype": value.dtype.str, "value": value.item()}
+        if isinstance(value, np.ndarray):
+            return self._array(value, where)
+        if isinstance(value, np.dtype):
+            return {"$": "dtype", "dtype": value.str}
+        if isinstance(value, type):
+            return self._type(value, where)
+        if isinstance(value, slice):
+            return {"$": "slice", "args": [self(value.start, where),
+                                           self(value.stop, where),
+                                           self(value.step, where)]}
+        if isinstance(value, list):
+            return [self(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, tuple):
+            return {"$": "tuple", "items": [self(v, f"{where}[{i}]")
+                                            for i, v in enumerate(value)]}
+        if isinstance(value, dict):
+            return self._dict(value, where)
+        if isinstance(value, Plugin):
+            return self._plugin(value, where)
+        if type(value) in _BY_CLASS:
+            return self.estimator(value, where)
+        if isinstance(value, (np.random.RandomState, np.random.Generator)):
+            raise ValueError(f"cannot save {where}: a {type(value).__name__} is not "
+                             "stored in model files; set random_state to an int or None")
+        raise ValueError(
+            f"cannot save {where}: values of type {type(value).__name__} are not "
+            "supported in model files (allowed: numbers, strings, arrays, lists, "
+            "tuples, dicts, registered plugins, and estimators of the classes "
+            f"{', '.join(sorted(_BY_NAME))})"
+        )
+
+    def _array(self, arr: np.ndarray, where: str) -> dict:
+        if arr.dtype.kind == "O":
+            items = [self(v, f"{where}[{i}]") for i, v in enumerate(arr.ravel())]
+            return {"$": "objects", "shape": list(arr.shape), "items": items}
+        if arr.dtype.kind not in _ARRAY_KINDS or arr.dtype.fields is not None:
+            raise ValueError(f"cannot save {where}: arrays of dtype {arr.dtype} are "
+                             "not supported")
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = arr
+        return {"$": "array", "key": key, "dtype": arr.dtype.str, "shape": list(arr.shape)}
+
+    @staticmethod
+    def _type(value: type, where: str) -> dict:
+        if issubclass(value, np.generic) and np.dtype(value).kind in _ARRAY_KINDS:
+            return {"$": "scalar_type", "dtype": np.dtype(value).str}
+        for name, builtin in _BUILTIN_TYPES.items():
+            if value is builtin:
+                return {"$": "builtin_type", "name": name}
+        raise ValueError(f"cannot save {where}: the type {value.__name__} is not "
+                         "supported in model files")
+
+    def _dict(self, value: dict, where: str) -> dict:
+        if all(isinstance(k, str) for k in value) and "$" not in value:
+            return {k: self(v, f"{where}[{k!r}]") for k, v in value.items()}
+        return {"$": "dict", "items": [[self(k, where), self(v, f"{where}[{k!r}]")]
+                                       for k, v in value.items()]}
+
+    def _plugin(self, plugin: Plugin, where: str) -> dict:
+        registry = get_registry()
+        names = sorted(n for n, c in registry.plugins.items() if c is type(plugin))
+        if not names:
+            raise ValueError(
+                f"cannot save {where}: plugin class {type(plugin).__name__} is not in "
+                "the plugin registry; install it as a plugin (entry point group "
+                "'ensemblekit') so that a model file can name it"
+            )
+        name = plugin.name if plugin.name in names else names[0]
+        params = plugin.get_params(deep=False)
+        fitted = {k: v for k, v in vars(plugin).items()
+                  if k.endswith("_") and not k.startswith("_") and k not in params}
+        return {"$": "plugin", "name": name,
+                "params": {k: self(v, f"{where}.{k}") for k, v in params.items()},
+                "fitted": {k: self(v, f"{where}.{k}") for k, v in fitted.items()}}
+
+    def estimator(self, est: Any, where: str) -> dict:
+        """Encode an allowlisted estimator: parameters and fitted attributes."""
+        spec = _BY_CLASS.get(type(est))
+        if spec is None:
+            raise ValueError(
+                f"cannot save {where}: {type(est).__name__} is not one of the classes "
+                f"model files allow ({', '.join(sorted(_BY_NAME))}); see "
+                "ensemblekit.io.register_estimator"
+            )
+        params = est.get_params(deep=False)
+        state = vars(est)
+        unknown = sorted(k for k in state
+                         if k not in params and k not in spec.fitted and k not in spec.ignore)
+        if unknown:
+            raise ValueError(
+                f"cannot save {where}: {type(est).__name__} has attributes "
+                f"{unknown} that its model-file entry does not list; update the "
+                "allowlist in ensemblekit.io for this scikit-learn version"
+            )
+        return {
+            "$": "estimator", "class": spec.name,
+            "params": {k: self(v, f"{where}.{k}") for k, v in params.items()},
+            "fitted": {k: self(state[k], f"{where}.{k}") for k in spec.fitted if k in state},
+        }
+
+
+# --------------------------------------------------------------------------
+# decoding: JSON + arrays -> Python values
+# --------------------------------------------------------------------------
+class _Decoder:
+    """Rebuilds a value tree; every class comes from an allowlist."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.arrays = arrays
+
+    def __call__(self, obj: Any, where: str) -> Any:
+        if obj is None or isinstance(obj, (bool, int, float, str)):
+            return obj
+        if isinstance(obj, list):
+            return [self(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+        if not isinstance(obj, dict):
+            raise ValueError(f"{where}: unexpected JSON value {obj!r}")
+        kind = obj.get("$")
+        if kind is None:
+            return {k: self(v, f"{where}[{k!r}]") for k, v in obj.items()}
+        method = getattr(self, f"_{kind}", None) if isinstance(kind, str) else None
+        if method is None:
+            raise ValueError(f"{where}: unknown value kind {kind!r}")
+        try:
+            return method(obj, where)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{where}: malformed {kind!r} entry ({exc})") from None
+
+    @staticmethod
+    def _dtype_of(text: str, where: str, kinds: str) -> np.dtype:
+        try:
+            dtype = np.dtype(text)
+        except TypeError:
+            raise ValueError(f"{where}: invalid dtype {text!r}") from None
+        if dtype.kind not in kinds or dtype.fields is not None:
+            raise ValueError(f"{where}: dtype {text!r} is not allowed")
+        return dtype
+
+    def _scalar(self, obj: dict, where: str) -> np.generic:
+        dtype = self._dtype_of(obj["dtype"], where, _ARRAY_KINDS)
+        return np.array(obj["value"], dtype=dtype)[()]
+
+    def _array(self, obj: dict, where: str) -> np.ndarray:
+        key = obj["key"]
+        if key not in self.arrays:
+            raise ValueError(f"{where}: array {key!r} is missing from {_ARRAYS}")
+        arr = self.arrays[key]
+        if arr.dtype.str != obj["dtype"] or list(arr.shape) != obj["shape"]:
+            raise ValueError(f"{where}: array {key!r} is {arr.dtype.str} {list(arr.shape)}, "
+                             f"the document says {obj['dtype']} {obj['shape']}")
+        return arr
+
+    def _objects(self, obj: dict, where: str) -> np.ndarray:
+        items = [self(v, f"{where}[{i}]") for i, v in enumerate(obj["items"])]
+        out = np.empty(len(items), dtype=object)
+        out[:] = items
+        shape = tuple(obj["shape"])
+        if int(np.prod(shape)) != len(items):
+            raise ValueError(f"{where}: {len(items)} items do not fill shape {shape}")
+        return out.reshape(shape)
+
+    def _dtype(self, obj: dict, where: str) -> np.dtype:
+        return self._dtype_of(obj["dtype"], where, _ARRAY_KINDS + "O")
+
+    def _scalar_type(self, obj: dict, where: str) -> type:
+        return self._dtype_of(obj["dtype"], where, _ARRAY_KINDS).type
+
+    def _builtin_type(self, obj: dict, where: str) -> type:
+        if obj["name"] not in _BUILTIN_TYPES:
+            raise ValueError(f"{where}: type {obj['name']!r} is not allowed")
+        return _BUILTIN_TYPES[obj["name"]]
+
+    def _slice(self, obj: dict, where: str) -> slice:
+        args = [self(a, where) for a in obj["args"]]
+        if len(args) != 3 or not all(a is None or isinstance(a, int) for a in args):
+            raise ValueError(f"{where}: invalid slice {obj['args']!r}")
+        return slice(*args)
+
+    def _tuple(self, obj: dict, where: str) -> tuple:
+        return tuple(self(obj["items"], where))
+
+    def _dict(self, obj: dict, where: str) -> dict:
+        return {self(k, where): self(v, f"{where}[{k!r}]") for k, v in obj["items"]}
+
+    def _plugin(self, obj: dict, where: str) -> Plugin:
+        params = self(obj["params"], where)
+        try:
+            plugin = get_registry().create(obj["name"], **params)
+        except TypeError as exc:
+            raise ValueError(f"{where}: plugin {obj['name']!r} rejects the stored "
+                             f"parameters: {exc}") from None
+        except ValueError as exc:
+            raise ValueError(f"{where}: the model needs a plugin that is not "
+                             f"installed. {exc}") from None
+        for key, value in self(obj["fitted"], where).items():
+            if not (key.endswith("_") and not key.startswith("_") and key.isidentifier()):
+                raise ValueError(f"{where}: {key!r} is not a fitted plugin attribute")
+            setattr(plugin, key, value)
+        return plugin
+
+    def _estimator(self, obj: dict, where: str) -> Any:
+        spec = _BY_NAME.get(obj["class"])
+        if spec is None:
+            raise ValueError(f"{where}: class {obj['class']!r} is not one of the classes "
+                             f"model files allow ({', '.join(sorted(_BY_NAME))})")
+        where = f"{where}({spec.cls.__name__})"
+        params = self(obj["params"], where)
+        fitted = obj["fitted"]
+        if not isinstance(params, dict) or not isinstance(fitted, dict):
+            raise ValueError(f"{where}: params and fitted must be objects")
+        try:
+            est = spec.cls(**params)
+        except TypeError as exc:
+            raise ValueError(f"{where}: invalid parameters: {exc}") from None
+        for key, value in fitted.items():
+            if key not in spec.fitted:
+                raise ValueError(f"{where}: {key!r} is not a fitted attribute of "
+                                 f"{spec.cls.__name__}")
+            setattr(est, key, self(value, f"{where}.{key}"))
+        if spec.restore is not None:
+            try:
+                spec.restore(est)
+            except (AttributeError, IndexError, TypeError, ValueError) as exc:
+                raise ValueError(f"{where}: inconsistent fitted state: {exc}") from None
+        return est
+
+
+# --------------------------------------------------------------------------
+# files
+# --------------------------------------------------------------------------
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _canonical(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _zip_member(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, data)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open ``path`` for binary writing so that it is replaced only on success.
+
+    The data goes to a temporary file in the same folder, which is flushed to
+    disk and renamed over ``path`` when the block ends without an exception
+    (``KeyboardInterrupt`` included); otherwise it is deleted and ``path`` is
+    left as it was.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write.
+
+    Yields
+    ------
+    file
+        A binary file object.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(estimator: Any, path: str | os.PathLike, *,
+         metadata: Mapping[str, Any] | None = None) -> None:
+    """Write a fitted (or unfitted) estimator to a safe model file.
+
+    The file is written to a temporary name in the same folder and renamed
+    into place, so ``path`` never holds a half-written model.
+
+    Parameters
+    ----------
+    estimator : estimator
+        An ensemblekit estimator, or a scikit-learn :class:`~sklearn.pipeline.Pipeline`
+        of allowlisted steps (the preprocessing ``ensemblekit train`` builds).
+    path : str or path-like
+        Where to write; conventionally ending in ``.ekm`` (a zip file).
+    metadata : mapping, optional
+        Extra JSON-compatible information stored beside the model (the command
+        line keeps the target column and the task there).
+
+    Raises
+    ------
+    ValueError
+        If the estimator, one of its plugins or one of its values cannot be
+        stored; the message names the attribute.
+
+    See Also
+    --------
+    load : Read the file back.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from sklearn.datasets import load_iris
+    >>> from ensemblekit import MLPClassifier, save, load
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "iris.ekm")
+    >>> save(clf, path)
+    >>> (load(path).predict(X) == clf.predict(X)).all()
+    np.True_
+    """
+    from . import __version__
+
+    encode = _Encoder()
+    tree = encode.estimator(estimator, type(estimator).__name__)
+    meta = encode(dict(metadata or {}), "metadata")
+    buffer = io.BytesIO()
+    np.savez(buffer, **encode.arrays)
+    arrays = buffer.getvalue()
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "ensemblekit_version": __version__,
+        "sklearn_version": sklearn.__version__,
+        "numpy_version": np.__version__,
+        "class": tree["class"],
+        "metadata": meta,
+        "estimator": tree,
+        "arrays_sha256": _sha256(arrays),
+    }
+    document["document_sha256"] = _sha256(_canonical(document))
+    with atomic_write(path) as fh, zipfile.ZipFile(fh, "w") as zf:
+        _zip_member(zf, _DOCUMENT, json.dumps(document, indent=1).encode())
+        _zip_member(zf, _ARRAYS, arrays)
+
+
+def _read_members(path: Path) -> tuple[bytes, bytes]:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:1] == b"\x80":
+        raise ModelFileError(
+            f"{path} is a pickle (or joblib) file, not an ensemblekit model file; "
+            "ensemblekit never loads pickles because unpickling runs code. Load it "
+            "with joblib only if you trust its origin, then save it with "
+            "ensemblekit.save"
+        )
+    if head[:2] != b"PK":
+        raise ModelFileError(f"{path} is not an ensemblekit model file (not a zip archive)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            missing = {_DOCUMENT, _ARRAYS} - names
+            if missing:
+                raise ModelFileError(f"{path} is a zip file but not an ensemblekit model "
+                                     f"file: it lacks {', '.join(sorted(missing))}")
+            return zf.read(_DOCUMENT), zf.read(_ARRAYS)
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+        raise ModelFileError(f"{path} is truncated or corrupted ({exc}); write the "
+                             "model again") from None
+
+
+def _read_document(path: Path, raw: bytes, arrays: bytes) -> dict:
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"{path}: {_DOCUMENT} is not valid JSON ({exc})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not an ensemblekit model file "
+                             f"({_DOCUMENT} does not declare format {FORMAT!r})")
+    version = document.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has model format version {version!r} (written by ensemblekit "
+            f"{document.get('ensemblekit_version', '?')}); this ensemblekit reads "
+            f"version {FORMAT_VERSION}: install the ensemblekit version that wrote it"
+        )
+    claimed = document.pop("document_sha256", None)
+    if claimed != _sha256(_canonical(document)):
+        raise ModelFileError(f"{path}: {_DOCUMENT} does not match its SHA-256 digest; "
+                             "the file was modified after it was written")
+    if document.get("arrays_sha256") != _sha256(arrays):
+        raise ModelFileError(f"{path}: {_ARRAYS} does not match its SHA-256 digest; "
+                             "the file was modified after it was written")
+    return document
+
+
+def _read_arrays(path: Path, data: bytes) -> dict[str, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: {_ARRAYS} holds an array that needs pickle "
+                             f"({exc}); refused") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelFileError(f"{path}: {_ARRAYS} is unreadable ({exc})") from None
+    for key, arr in arrays.items():
+        if arr.dtype.kind not in _ARRAY_KINDS or arr.dtype.fields is not None:
+            raise ModelFileError(f"{path}: array {key!r} has dtype {arr.dtype}, "
+                                 "which model files do not use")
+    return arrays
+
+
+def load(path: str | os.PathLike, *, return_metadata: bool = False) -> Any:
+    """Read an estimator written by :func:`save`, without running stored code.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file.
+    return_metadata : bool, default=False
+        Also return the metadata stored by :func:`save`.
+
+    Returns
+    -------
+    estimator : estimator
+        The estimator, predicting exactly as the one saved.
+    metadata : dict
+        Only when ``return_metadata``: the stored metadata, plus the versions
+        that wrote the file under ``"written_by"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ModelFileError
+        (a ``ValueError``) if the file is a pickle, not a model file,
+        truncated or corrupted, modified after it was written (digest
+        mismatch), from an unknown format version, names a class outside the
+        allowlist or a plugin that is not installed, or holds inconsistent
+        arrays (shapes, dtypes, non-finite weights).
+
+    See Also
+    --------
+    save : Write a model file.
+    """
+    path = Path(path)
+    raw, array_bytes = _read_members(path)
+    document = _read_document(path, raw, array_bytes)
+    decode = _Decoder(_read_arrays(path, array_bytes))
+    try:
+        if not isinstance(document.get("estimator"), dict) or (
+                document["estimator"].get("$") != "estimator"):
+            raise ValueError("the document holds no estimator")
+        estimator = decode(document["estimator"], "estimator")
+        metadata = decode(document.get("metadata", {}), "metadata")
+    except ModelFileError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    if not return_metadata:
+        return estimator
+    metadata["written_by"] = {k: document.get(f"{k}_version")
+                              for k in ("ensemblekit", "sklearn", "numpy")}
+    return estimator, metadata
