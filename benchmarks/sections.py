@@ -1,0 +1,416 @@
+"""The measured sections: GEMM peak, epoch comparisons, plugins, predict, profile."""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import pstats
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ensemblekit import Dropout, WeightDecay
+
+from .contenders import (
+    Workload,
+    ensemblekit_contender,
+    sklearn_contender,
+    synthetic,
+    torch_available,
+    training_contenders,
+)
+from .machine import gemm_gflops
+from .report import RunConfig, SectionResult, Spread, Table, per_round_ratios
+
+DTYPES = (np.float32, np.float64)
+
+
+def workloads(quick: bool) -> list[Workload]:
+    """The epoch-comparison workloads, full size or ``--quick``.
+
+    Parameters
+    ----------
+    quick : bool
+        Small sizes for the smoke test.
+
+    Returns
+    -------
+    list of Workload
+        mnist-like, digits and wide.
+    """
+    if quick:
+        return [Workload("mnist-like", 1024, (64, 64), 128),
+                Workload("digits", 0, (32,), 128, source="digits"),
+                Workload("wide", 512, (256, 256), 256)]
+    return [Workload("mnist-like", 20_000, (256, 256), 128),
+            # an epoch of digits takes milliseconds: time ten per round
+            Workload("digits", 0, (128, 128), 128, epochs_per_round=10, source="digits"),
+            Workload("wide", 2048, (2048, 2048), 512)]
+
+
+def interleave(contenders: Sequence[Any], rounds: int,
+               epochs_per_round: int = 1) -> dict[str, list[float]]:
+    """Seconds per epoch of every contender, round by round.
+
+    Each round runs every contender once, in an order rotated by one each
+    round, so slow drift of the machine and any order effect hit all alike.
+
+    Parameters
+    ----------
+    contenders : sequence
+        Started contenders (``name`` and ``epoch()``).
+    rounds : int
+        Timed rounds.
+    epochs_per_round : int
+        Epochs timed back to back per contender and round; their mean counts.
+
+    Returns
+    -------
+    dict
+        Contender name to one time per round.
+    """
+    times: dict[str, list[float]] = {c.name: [] for c in contenders}
+    for r in range(rounds):
+        gc.collect()
+        k = r % len(contenders)
+        for contender in [*contenders[k:], *contenders[:k]]:
+            start = time.perf_counter()
+            for _ in range(epochs_per_round):
+                contender.epoch()
+            times[contender.name].append((time.perf_counter() - start) / epochs_per_round)
+    return times
+
+
+def gemm_peak(config: RunConfig, dtype: Any) -> float:
+    """numpy's GEMM peak GFLOP/s for ``dtype``, measured once per run.
+
+    Parameters
+    ----------
+    config : RunConfig
+        Caches the result.
+    dtype : numpy dtype
+        ``float32`` or ``float64``.
+
+    Returns
+    -------
+    float
+    """
+    key = np.dtype(dtype).name
+    if key not in config.peaks:
+        n, repeats = (256, 3) if config.quick else (2048, 5)
+        config.peaks[key] = gemm_gflops(dtype, n, repeats)
+    return config.peaks[key]
+
+
+def gemm_section(config: RunConfig) -> SectionResult:
+    """Measure the GEMM peaks that GFLOP/s fractions are taken of.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run.
+
+    Returns
+    -------
+    SectionResult
+    """
+    n = 256 if config.quick else 2048
+    table = Table("numpy GEMM peak", ["dtype", "GFLOP/s"],
+                  note=f"Best of several {n} x {n} products (2 n^3 FLOPs each).")
+    result = SectionResult("gemm", [table])
+    for dtype in DTYPES:
+        peak = gemm_peak(config, dtype)
+        table.rows.append([np.dtype(dtype).name, f"{peak:.0f}"])
+        result.metrics[f"gemm/{np.dtype(dtype).name}"] = peak
+    config.emit(table.text())
+    return result
+
+
+def _flops_per_epoch(units: list[int], n_samples: int) -> float:
+    # forward 2 and backward 4 FLOPs per weight and sample
+    return 6.0 * n_samples * sum(a * b for a, b in zip(units[:-1], units[1:]))
+
+
+def epochs_section(config: RunConfig, workload: Workload) -> SectionResult:
+    """Seconds per epoch of every contender on ``workload``, float32 and float64.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run.
+    workload : Workload
+        What to train.
+
+    Returns
+    -------
+    SectionResult
+        One table per dtype; metrics ``"<workload>/<dtype>/ensemblekit/<name>"``
+        (median per-round time ratio) and ``".../peak_fraction"``.
+    """
+    result = SectionResult(workload.name)
+    with_torch = config.torch and torch_available()
+    for dtype in DTYPES:
+        X, y = workload.data(dtype)
+        units = workload.layer_units(X.shape[1], int(y.max()) + 1)
+        contenders = training_contenders(workload.hidden, workload.batch_size, with_torch)
+        for contender in contenders:
+            contender.start(X, y)
+        config.emit(f"  {workload.name} {np.dtype(dtype).name}: "
+                    f"{config.rounds} rounds of {len(contenders)} contenders")
+        times = interleave(contenders, config.rounds, workload.epochs_per_round)
+        flops = _flops_per_epoch(units, X.shape[0])
+        peak = gemm_peak(config, dtype)
+        name = np.dtype(dtype).name
+        ours = times[contenders[0].name]
+        table = Table(
+            f"{workload.name}, {name}: "
+            + workload.describe(X.shape[0], X.shape[1], units[-1]),
+            ["contender", "s / epoch", "GFLOP/s", "% of GEMM peak",
+             "ensemblekit time \u00f7 this"],
+            note=(f"{flops / 1e9:.2f} GFLOP per epoch (6 x weights x samples); "
+                  f"{name} GEMM peak {peak:.0f} GFLOP/s; median [min\u2013max] of "
+                  f"{config.rounds} interleaved rounds."
+                  + ("" if with_torch else " PyTorch not installed (or --no-torch): "
+                     "skipped.")))
+        for contender in contenders:
+            t = Spread.of(times[contender.name])
+            gflops = flops / t.median / 1e9
+            ratio = per_round_ratios(ours, times[contender.name])
+            table.rows.append([contender.name, t.fmt(".3g"), f"{gflops:.1f}",
+                               f"{100 * gflops / peak:.0f} %",
+                               "\u2014" if contender is contenders[0] else ratio.fmt(".2f", "x")])
+            key = f"{workload.name}/{name}/ensemblekit/{contender.name}"
+            result.metrics[key] = ratio.median
+            if contender is contenders[0]:
+                result.metrics[f"{workload.name}/{name}/peak_fraction"] = gflops / peak
+        result.tables.append(table)
+        config.emit(table.text())
+    return result
+
+
+def plugins_section(config: RunConfig) -> SectionResult:
+    """The cost of Dropout and WeightDecay on the mnist-like float32 workload.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run.
+
+    Returns
+    -------
+    SectionResult
+        Metric ``"plugins/dropout+weight_decay"``: median per-round time
+        ratio with both plugins over none.
+    """
+    workload = workloads(config.quick)[0]
+    X, y = workload.data(np.float32)
+    h, b = workload.hidden, workload.batch_size
+    contenders = [
+        ensemblekit_contender(h, b, "no plugins"),
+        ensemblekit_contender(h, b, "WeightDecay(1e-4)", [WeightDecay(alpha=1e-4)]),
+        ensemblekit_contender(h, b, "Dropout(0.2)", [Dropout(rate=0.2)]),
+        ensemblekit_contender(h, b, "Dropout(0.2) + WeightDecay(1e-4)",
+                              [Dropout(rate=0.2), WeightDecay(alpha=1e-4)]),
+    ]
+    for contender in contenders:
+        contender.start(X, y)
+    times = interleave(contenders, config.rounds)
+    base = times[contenders[0].name]
+    table = Table("Plugin overhead (ensemblekit, mnist-like, float32)",
+                  ["plugins", "s / epoch", "time \u00f7 no plugins"],
+                  note="Dropout on both hidden layers; median [min\u2013max] of per-round "
+                       "ratios.")
+    result = SectionResult("plugins", [table])
+    for contender in contenders:
+        ratio = per_round_ratios(times[contender.name], base)
+        table.rows.append([contender.name, Spread.of(times[contender.name]).fmt(),
+                           ratio.fmt(".3f", "x")])
+    result.metrics["plugins/dropout+weight_decay"] = ratio.median
+    config.emit(table.text())
+    return result
+
+
+def predict_section(config: RunConfig) -> SectionResult:
+    """``predict`` latency (1 row) and throughput (100,000 rows) vs scikit-learn.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run.
+
+    Returns
+    -------
+    SectionResult
+    """
+    workload = workloads(config.quick)[0]
+    X, y = synthetic(min(workload.n_samples, 5000))
+    n_big, calls = (2000, 20) if config.quick else (100_000, 300)
+    X_big, _ = synthetic(n_big, seed=1)
+    one = X[:1]
+    models = [ensemblekit_contender(workload.hidden, workload.batch_size),
+              sklearn_contender(workload.hidden, workload.batch_size)]
+    for model in models:
+        model.start(X, y)
+    latency: dict[str, list[float]] = defaultdict(list)
+    bulk: dict[str, list[float]] = defaultdict(list)
+    for r in range(config.rounds):
+        for model in models[r % 2:] + models[:r % 2]:
+            single = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                model.estimator.predict(one)
+                single.append(time.perf_counter() - start)
+            latency[model.name].append(float(np.median(single)))
+            start = time.perf_counter()
+            model.estimator.predict(X_big)
+            bulk[model.name].append(time.perf_counter() - start)
+    ours = models[0].name
+    table = Table(f"predict, float32, {'-'.join(map(str, workload.hidden))} hidden",
+                  ["contender", "1 row: \u00b5s", "ensemblekit \u00f7 this",
+                   f"{n_big:,} rows: rows/s", "ensemblekit time \u00f7 this"],
+                  note=f"1-row latency: median of {calls} calls per round; then one "
+                       f"{n_big:,}-row call per round.")
+    result = SectionResult("predict", [table])
+    for model in models:
+        lat = Spread.of([1e6 * t for t in latency[model.name]])
+        rows_per_s = n_big / Spread.of(bulk[model.name]).median
+        table.rows.append([
+            model.name, lat.fmt(".0f"),
+            per_round_ratios(latency[ours], latency[model.name]).fmt(".2f", "x"),
+            f"{rows_per_s:,.0f}", per_round_ratios(bulk[ours], bulk[model.name]).fmt(
+                ".2f", "x")])
+        result.metrics[f"predict/latency_ratio/{model.name}"] = per_round_ratios(
+            latency[ours], latency[model.name]).median
+    config.emit(table.text())
+    return result
+
+
+# Where a profiled function's own time goes: (bucket, file part, function part).
+# The first match wins; everything else is attributed to its callers.
+_BUCKETS: tuple[tuple[str, str, str], ...] = (
+    ("optimizer update", "_optimizers.py", "update"),
+    ("activation kernels (ReLU, softmax)", "_layers.py", "_relu"),
+    ("activation kernels (ReLU, softmax)", "_layers.py", "_softmax"),
+    ("activation derivative (ReLU mask)", "_layers.py", "_d_relu"),
+    ("loss value (log-loss)", "_layers.py", "loss"),
+    ("forward: matmuls + bias add", "mlp.py", "_forward_train"),
+    ("backward: matmuls, output delta, bias sums", "mlp.py", "_backward"),
+    ("batch gather (np.take of X, y)", "fromnumeric.py", "take"),
+    ("shuffle (permutation)", "~", "permutation"),
+    ("input validation per partial_fit", "validation.py", "validate_data"),
+    ("input validation per partial_fit", "label.py", "transform"),
+    ("hooks and plugin manager", "plugins.py", ""),
+    ("training loop (Python)", "mlp.py", "_fit_stochastic"),
+    ("training loop (Python)", "mlp.py", "_loss_and_grad"),
+)
+
+
+def _bucket(func: tuple[str, int, str]) -> str | None:
+    filename, _, name = func
+    for bucket, file_part, name_part in _BUCKETS:
+        if file_part in filename and name_part in name:
+            return bucket
+    return None
+
+
+def attribute(stats: dict) -> dict[str, float]:
+    """Split profiled time into buckets.
+
+    A function named in the bucket list owns its own time; any other
+    function's own time (numpy's reductions, built-ins) goes to its callers in
+    proportion to the time spent under each, recursively, until a bucket is
+    reached.
+
+    Parameters
+    ----------
+    stats : dict
+        :attr:`pstats.Stats.stats`.
+
+    Returns
+    -------
+    dict
+        Bucket to seconds (``"other"`` for what reaches no bucket).
+    """
+    memo: dict[Any, dict[str, float]] = {}
+
+    def shares(func: Any, seen: frozenset) -> dict[str, float]:
+        if func in memo:
+            return memo[func]
+        own = _bucket(func)
+        callers = stats[func][4] if func in stats else {}
+        if own is not None or not callers or func in seen:
+            out = {own or "other": 1.0}
+        else:
+            weights = {caller: v[2] for caller, v in callers.items()}
+            if not any(weights.values()):  # too fast to time: split evenly
+                weights = dict.fromkeys(weights, 1.0)
+            total = sum(weights.values())
+            out = defaultdict(float)
+            for caller, w in weights.items():
+                for bucket, f in shares(caller, seen | {func}).items():
+                    out[bucket] += w / total * f
+            out = dict(out)
+        memo[func] = out
+        return out
+
+    seconds: dict[str, float] = defaultdict(float)
+    for func, (_, _, tottime, _, _) in stats.items():
+        for bucket, f in shares(func, frozenset()).items():
+            seconds[bucket] += f * tottime
+    return dict(seconds)
+
+
+def profile_section(config: RunConfig) -> SectionResult:
+    """cProfile one ensemblekit epoch of the mnist-like float32 workload.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run.
+
+    Returns
+    -------
+    SectionResult
+        Metrics ``"profile/<bucket>"``: share of the profiled epoch.
+    """
+    workload = workloads(config.quick)[0]
+    X, y = workload.data(np.float32)
+    model = ensemblekit_contender(workload.hidden, workload.batch_size)
+    model.start(X, y)
+    start = time.perf_counter()
+    model.epoch()
+    plain = time.perf_counter() - start
+    profiler = cProfile.Profile()
+    profiler.enable()
+    model.epoch()
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    seconds = attribute(stats)
+    total = sum(seconds.values())
+    n_steps = -(-X.shape[0] // workload.batch_size)
+    buckets = Table(
+        f"Where one ensemblekit epoch goes (mnist-like, float32, {n_steps} steps)",
+        ["part", "ms / epoch", "share", "\u00b5s / step"],
+        note=f"cProfile, attributed to the named functions (numpy reductions and "
+             f"built-ins charged to their callers). Profiled epoch {1e3 * total:.0f} ms, "
+             f"unprofiled {1e3 * plain:.0f} ms.")
+    result = SectionResult("profile", [buckets])
+    for bucket, s in sorted(seconds.items(), key=lambda kv: -kv[1]):
+        buckets.rows.append([bucket, f"{1e3 * s:.1f}", f"{100 * s / total:.1f} %",
+                             f"{1e6 * s / n_steps:.0f}"])
+        result.metrics[f"profile/{bucket}"] = s / total
+    top = Table("Top functions by own time (same profile)",
+                ["function", "calls", "own ms", "cumulative ms"])
+    ranked = sorted(stats.items(), key=lambda kv: -kv[1][2])[:12]
+    for (filename, line, name), (_, calls, tottime, cumtime, _) in ranked:
+        where = name if filename == "~" else f"{filename.rsplit('/', 1)[-1]}:{line} {name}"
+        top.rows.append([where.replace("|", "/"), str(calls), f"{1e3 * tottime:.1f}",
+                         f"{1e3 * cumtime:.1f}"])
+    result.tables.append(top)
+    config.emit(buckets.text())
+    config.emit(top.text())
+    return result
+
