@@ -1,56 +1,591 @@
-"""The ``ensemblekit`` command line (click)."""
+"""The ``ensemblekit`` command line (click).
+
+Commands: ``train``, ``predict``, ``evaluate``, ``plugins`` and ``report``.
+Usage errors exit with status 2 (click's rule), problems with the user's
+files or settings with status 1 and one line on stderr; ``--debug`` (before
+the command) shows the traceback instead.  Model files are read and written
+by :mod:`ensemblekit.io`, never with pickle.
+"""
 
 from __future__ import annotations
 
+import ast
+import difflib
+import json
+import sys
 import time
+import warnings
+from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
+import pandas as pd
 
 from . import __version__
+from . import _cli_data as data_
+from .hookspecs import hookimpl
+from .io import ModelFileError, atomic_write, load, save
+from .plugins import Plugin, get_registry
 
 __all__ = ["cli"]
 
+_PROGRESS = "_cli_progress"
+_LABEL = {"accuracy": "accuracy", "f1_macro": "F1 (macro)", "log_loss": "log-loss",
+          "ece": "ECE", "r2": "R²", "rmse": "RMSE", "mae": "MAE"}
 
-@click.group()
+
+class _Group(click.Group):
+    """A group that turns any unexpected exception into one line (exit 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            lines = str(exc).strip().splitlines()
+            text = lines[0] if lines else ""
+            raise click.ClickException(
+                f"{type(exc).__name__}: {text} (run 'ensemblekit --debug ...' for the "
+                "traceback)") from exc
+
+
+@click.group(cls=_Group)
 @click.version_option(__version__, prog_name="ensemblekit")
-def cli() -> None:
-    """Train and use regularised neural-network ensembles."""
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def cli(debug: bool) -> None:
+    """Train and use regularised neural-network ensembles from CSV files."""
+
+
+# --------------------------------------------------------------------------
+# helpers shared by the commands
+# --------------------------------------------------------------------------
+def _load_model(path: str) -> tuple[Any, dict]:
+    try:
+        return load(path, return_metadata=True)
+    except FileNotFoundError:
+        raise click.ClickException(f"model file not found: {path}") from None
+    except ModelFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split ``text`` on commas outside brackets and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _literal(raw: str) -> Any:
+    """A Python/JSON literal (never evaluated as code), or the text itself."""
+    lowered = {"true": True, "false": False, "none": None, "null": None}
+    if raw.lower() in lowered:
+        return lowered[raw.lower()]
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+
+
+def _make_plugin(spec: str) -> Plugin:
+    """Build a plugin from ``NAME`` or ``NAME:KEY=VALUE[,KEY=VALUE...]``."""
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    params = {}
+    for item in _split_top_level(rest):
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise click.BadParameter(
+                f"expected NAME:KEY=VALUE[,KEY=VALUE...], got {spec!r}",
+                param_hint="--plugin")
+        params[key.strip()] = _literal(raw.strip())
+    registry = get_registry()
+    if name not in registry.plugins:
+        close = difflib.get_close_matches(name, registry.names(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise click.ClickException(
+            f"unknown plugin {name!r}: {hint}installed plugins are "
+            f"{', '.join(registry.names())} (see 'ensemblekit plugins')")
+    cls = registry.plugins[name]
+    accepted = sorted(cls().get_params())
+    unknown = [k for k in params if k not in accepted]
+    if unknown:
+        raise click.ClickException(
+            f"plugin {name!r} has no parameter {unknown[0]!r}; its parameters are "
+            f"{', '.join(accepted) or '(none)'}")
+    plugin = registry.create(name, **params)
+    try:
+        plugin.validate()
+    except (TypeError, ValueError) as exc:
+        raise click.ClickException(f"--plugin {spec}: {exc}") from None
+    return plugin
+
+
+def _hidden_sizes(ctx: click.Context, param: click.Parameter, text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(h) for h in str(text).split(",") if h.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter(
+            f"expected positive integers separated by commas, got {text!r}",
+            param_hint="--hidden")
+    return sizes
+
+
+def _batch_size(ctx: click.Context, param: click.Parameter, text: str) -> str | int:
+    if str(text) == "auto":
+        return "auto"
+    if str(text).isdigit() and int(text) > 0:
+        return int(text)
+    raise click.BadParameter(f"expected a positive integer or 'auto', got {text!r}",
+                             param_hint="--batch-size")
+
+
+def _weight_init(ctx: click.Context, param: click.Parameter, text: str) -> str | float:
+    if text in ("glorot", "he", "xavier"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise click.BadParameter(
+            f"expected glorot, he, xavier or a positive std, got {text!r}",
+            param_hint="--weight-init")
+    return value
+
+
+def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Eager callback of ``--config``: its settings become the option defaults."""
+    if value is None:
+        return
+    file = Path(value)
+    if not file.is_file():
+        raise click.ClickException(f"config file not found: {value}")
+    try:
+        if file.suffix.lower() in (".yaml", ".yml"):
+            import yaml  # optional: only YAML configs need it
+
+            settings = yaml.safe_load(file.read_text()) or {}
+        else:
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            settings = tomllib.loads(file.read_text())
+    except ImportError as exc:
+        raise click.ClickException(
+            f"cannot read {value}: {exc.name} is not installed (pip install "
+            f"{'pyyaml' if exc.name == 'yaml' else 'tomli'})") from None
+    except Exception as exc:
+        raise click.ClickException(f"cannot parse {value}: {exc}") from None
+    if not isinstance(settings, dict):
+        raise click.ClickException(f"{value} must hold KEY = VALUE settings")
+    names = [p.name for p in ctx.command.params if p.name not in ("config", None)]
+    mapped: dict[str, Any] = {}
+    for key, setting in settings.items():
+        name = {"plugin": "plugins"}.get(key.replace("-", "_"), key.replace("-", "_"))
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"settings are {', '.join(names)}"
+            raise click.ClickException(f"{value}: unknown setting {key!r}; {hint}")
+        if name == "hidden" and isinstance(setting, list):
+            setting = ",".join(str(s) for s in setting)
+        if name == "plugins" and isinstance(setting, dict):
+            setting = [f"{plugin}:" + ",".join(f"{k}={v!r}" for k, v in (opts or {}).items())
+                       for plugin, opts in setting.items()]
+        mapped[name] = setting
+    ctx.default_map = {**(ctx.default_map or {}), **mapped}
+
+
+class _Progress(Plugin):
+    """Training-time observer: a progress bar or one line per epoch on stderr.
+
+    Added by ``train`` for the fit only and removed from the fitted model
+    before it is saved.
+
+    Parameters
+    ----------
+    mode : {"bar", "lines"}
+        A tqdm bar (when tqdm is installed) or a line per epoch.
+    total : int
+        Maximum number of epochs.
+    """
+
+    name = _PROGRESS
+
+    def __init__(self, mode: str = "bar", total: int = 0) -> None:
+        self.mode = mode
+        self.total = total
+
+    @hookimpl
+    def ensemblekit_fit_start(self) -> None:
+        """Open the bar."""
+        self._bar = None
+        if self.mode == "bar":
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self._bar = tqdm(total=self.total, unit="epoch", file=sys.stderr, leave=False)
+
+    @hookimpl
+    def ensemblekit_epoch_end(self, epoch: int, record: dict) -> None:
+        """Advance the bar or print the epoch's record."""
+        shown = {k: f"{v:.4g}" for k, v in record.items()
+                 if k != "epoch" and isinstance(v, float)}
+        if self._bar is not None:
+            self._bar.set_postfix(shown, refresh=False)
+            self._bar.update(1)
+        elif self.mode == "lines":
+            values = " ".join(f"{k}={v}" for k, v in shown.items())
+            click.echo(f"epoch {epoch + 1}/{self.total} {values}", err=True)
+
+    @hookimpl
+    def ensemblekit_fit_end(self) -> None:
+        """Close the bar."""
+        if self._bar is not None:
+            self._bar.close()
+        del self._bar
+
+
+def _fit_with_progress(model: Any, X: Any, y: Any, mode: str | None) -> list:
+    """Fit ``model`` (a pipeline); return the warnings raised while fitting."""
+    estimator = data_.final_estimator(model)
+    configured = estimator.plugins
+    if mode is not None:
+        observer = _Progress(mode=mode, total=estimator.max_iter)
+        estimator.plugins = [*(configured or []), observer]
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(X, y)
+    finally:
+        estimator.plugins = configured
+    estimator.plugins_ = [(n, p) for n, p in estimator.plugins_ if n != _PROGRESS]
+    return caught
+
+
+def _echo_metrics(label: str, metrics: dict) -> None:
+    shown = "  ".join(f"{_LABEL[k]} {metrics[k]:.4f}" for k in _LABEL if k in metrics)
+    click.echo(f"{label:<6} {metrics['n_samples']:>6} rows  {shown}")
+
+
+def _scores(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict:
+    if task == "classification":
+        return data_.classification_metrics(y, model.predict_proba(X),
+                                            data_.final_estimator(model).classes_)
+    return data_.regression_metrics(y, model.predict(X))
+
+
+# --------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------
+@cli.command()
+@click.argument("data", required=False, metavar="[DATA]")
+@click.option("--target", "-t", help="Target column (default: a column named 'target').")
+@click.option("--out", "-o", type=click.Path(dir_okay=False),
+              help="Write the trained model to this file (e.g. model.ekm).")
+@click.option("--task", type=click.Choice(["auto", "classification", "regression"]),
+              default="auto", show_default=True,
+              help="auto: labels and whole numbers with few values are classes.")
+@click.option("--hidden", default="100", show_default=True, callback=_hidden_sizes,
+              help="Hidden layer sizes, comma-separated (e.g. 100,100).")
+@click.option("--activation", type=click.Choice(["relu", "tanh", "logistic", "identity"]),
+              default="relu", show_default=True)
+@click.option("--solver", type=click.Choice(["adam", "sgd", "adagrad", "rmsprop", "lbfgs"]),
+              default="adam", show_default=True)
+@click.option("--max-iter", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Maximum number of epochs.")
+@click.option("--batch-size", default="auto", show_default=True, callback=_batch_size,
+              help="Mini-batch size, or auto = min(200, rows).")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
+              default=0.001, show_default=True, help="Initial step size.")
+@click.option("--learning-rate-schedule",
+              type=click.Choice(["constant", "invscaling", "adaptive"]),
+              default="constant", show_default=True, help="Step-size schedule (sgd).")
+@click.option("--alpha", type=click.FloatRange(min=0), default=0.0001, show_default=True,
+              help="L2 strength (scikit-learn's convention).")
+@click.option("--weight-init", default="glorot", show_default=True, callback=_weight_init,
+              help="glorot, he, xavier, or the std of a normal.")
+@click.option("--batch-norm/--no-batch-norm", default=False, show_default=True)
+@click.option("--early-stopping/--no-early-stopping", default=False, show_default=True,
+              help="Hold out --validation-fraction and keep the best epoch.")
+@click.option("--validation-fraction", type=click.FloatRange(0, 1, min_open=True,
+                                                             max_open=True),
+              default=0.1, show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
+              help="Compute dtype (default: float64).")
+@click.option("--plugin", "plugins", multiple=True, metavar="NAME[:KEY=VALUE,...]",
+              help="A training plugin, e.g. dropout:rate=0.2 (repeatable).")
+@click.option("--test-size", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+              show_default=True, help="Share of rows held out for the test score (0: none).")
+@click.option("--random-state", type=int, default=0, show_default=True,
+              help="Seed of the split and of training.")
+@click.option("--config", type=click.Path(dir_okay=False), is_eager=True,
+              expose_value=False, callback=_read_config,
+              help="TOML (or YAML) file of these settings; options given here win.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--verbose", "-v", is_flag=True, help="Print one line per epoch.")
+def train(data: str | None, **options: Any) -> None:
+    """Train a model on DATA (a CSV file) and report its scores.
+
+    Without DATA, trains a classifier on scikit-learn's bundled digits data.
+    Numeric columns are imputed (median) and standardised, other columns
+    imputed (most frequent) and one-hot encoded; that preprocessing is saved
+    inside the model, so 'predict' applies it too.
+    """
+    quiet = options["quiet"]
+    if data is None:
+        from sklearn.datasets import load_digits
+
+        frame, source = load_digits(as_frame=True).frame, "digits (bundled)"
+    else:
+        frame, source = data_.read_table(data), data
+    target = options["target"]
+    if target is None:
+        if "target" not in frame.columns:
+            raise click.UsageError("name the target column with --target (DATA has no "
+                                   "column called 'target')")
+        target = "target"
+    data_.check_column(frame, target, source)
+    frame, dropped = data_.drop_missing_target(frame, target)
+    task = options["task"]
+    if task == "auto":
+        task = data_.infer_task(frame[target])
+    y = data_.target_values(frame, target, task)
+    if task == "classification" and len(pd.unique(y)) < 2:
+        raise click.ClickException(
+            f"target column {target!r} has a single class ({y[0]!r}); a classifier "
+            "needs at least two (use --task regression for a numeric target)")
+    features = frame.drop(columns=[target])
+    if features.shape[1] == 0:
+        raise click.ClickException(f"{source} has no feature columns besides {target!r}")
+    numeric, categorical = data_.split_kinds(features)
+    X = data_.prepare_features(features, numeric, categorical, source)
+    model = _build_model(task, options, data_.build_preprocessor(numeric, categorical))
+    X_train, X_test, y_train, y_test = _split(X, y, task, options)
+
+    mode = None if quiet else ("lines" if options["verbose"] else (
+        "bar" if sys.stderr.isatty() else None))
+    start = time.perf_counter()
+    caught = _fit_with_progress(model, X_train, y_train, mode)
+    elapsed = time.perf_counter() - start
+    if any("interrupted" in str(w.message) for w in caught):
+        click.echo("interrupted: no model written", err=True)
+        raise click.exceptions.Exit(130)
+    scores = {"train": _scores(model, X_train, y_train, task)}
+    if X_test is not None:
+        scores["test"] = _scores(model, X_test, y_test, task)
+    if options["out"]:
+        save(model, options["out"], metadata={
+            "target": target, "task": task, "numeric_columns": numeric,
+            "categorical_columns": categorical, "trained_on": source,
+            "scores": {k: {m: v for m, v in s.items() if m in _LABEL}
+                       for k, s in scores.items()}})
+    if quiet:
+        return
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    estimator = data_.final_estimator(model)
+    click.echo(f"data:   {source}, {len(frame)} rows x {features.shape[1]} features "
+               f"({len(numeric)} numeric, {len(categorical)} categorical)"
+               + (f", {dropped} rows without a target dropped" if dropped else ""))
+    kind = (f"{len(estimator.classes_)} classes" if task == "classification"
+            else "numeric target")
+    click.echo(f"task:   {task} of {target!r}, {kind}")
+    plugin_names = ", ".join(n for n, _ in estimator.plugins_) or "none"
+    click.echo(f"model:  {type(estimator).__name__} hidden={estimator.hidden_layer_sizes} "
+               f"solver={estimator.solver} plugins: {plugin_names}")
+    click.echo(f"epochs: {estimator.n_iter_}, time: {elapsed:.2f}s")
+    for split, metrics in scores.items():
+        _echo_metrics(split, metrics)
+    if options["out"]:
+        click.echo(f"model written to {options['out']}")
+
+
+def _build_model(task: str, options: dict, preprocessor: Any) -> Any:
+    from sklearn.pipeline import Pipeline
+
+    from .mlp import MLPClassifier, MLPRegressor
+
+    cls = MLPClassifier if task == "classification" else MLPRegressor
+    plugins = [_make_plugin(spec) for spec in options["plugins"]]
+    estimator = cls(
+        hidden_layer_sizes=options["hidden"],
+        activation=options["activation"], solver=options["solver"],
+        alpha=options["alpha"], batch_size=options["batch_size"],
+        learning_rate=options["learning_rate_schedule"],
+        learning_rate_init=options["learning_rate"], max_iter=options["max_iter"],
+        random_state=options["random_state"], early_stopping=options["early_stopping"],
+        validation_fraction=options["validation_fraction"],
+        weight_init=options["weight_init"],
+        batch_norm=options["batch_norm"], plugins=plugins or None, dtype=options["dtype"])
+    return Pipeline([("preprocess", preprocessor), ("model", estimator)])
+
+
+def _split(X: pd.DataFrame, y: np.ndarray, task: str, options: dict) -> tuple:
+    from sklearn.model_selection import train_test_split
+
+    if options["test_size"] == 0:
+        return X, None, y, None
+    stratify = None
+    if task == "classification":
+        _, counts = np.unique(y.astype(str), return_counts=True)
+        stratify = y if counts.min() >= 2 else None
+    try:
+        return train_test_split(X, y, test_size=options["test_size"],
+                                random_state=options["random_state"], stratify=stratify)
+    except ValueError as exc:
+        raise click.ClickException(f"cannot hold out --test-size {options['test_size']} of "
+                                   f"{len(y)} rows: {exc}") from None
+
+
+# --------------------------------------------------------------------------
+# predict / evaluate
+# --------------------------------------------------------------------------
+def _features_for(model: Any, metadata: dict, path: str) -> pd.DataFrame:
+    frame = data_.read_table(path)
+    numeric, categorical = data_.feature_columns(model, metadata, frame)
+    return data_.prepare_features(frame, numeric, categorical, path)
+
+
+def _write_text(text: str, out: str | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    with atomic_write(out) as fh:
+        fh.write(text.encode())
 
 
 @cli.command()
-@click.option("--hidden", default="100", show_default=True,
-              help="Hidden layer sizes, comma-separated (e.g. 100,100).")
-@click.option("--max-iter", default=200, show_default=True, type=click.IntRange(min=1),
-              help="Maximum number of epochs.")
-@click.option("--random-state", default=0, show_default=True, type=int,
-              help="Seed of the split and of training.")
-def train(hidden: str, max_iter: int, random_state: int) -> None:
-    """Train an MLPClassifier on the bundled digits data and report its scores."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+@click.argument("model_file", metavar="MODEL")
+@click.argument("data", metavar="DATA")
+@click.option("--out", "-o", type=click.Path(dir_okay=False),
+              help="Write the predictions to this CSV file instead of stdout.")
+@click.option("--proba", is_flag=True, help="Add one probability column per class.")
+def predict(model_file: str, data: str, out: str | None, proba: bool) -> None:
+    """Predict every row of DATA (CSV) with MODEL; print CSV.
 
-    from .mlp import MLPClassifier
+    The output has one row per input row, in order, and a column named after
+    the target (or 'prediction'); with --proba also 'proba_<class>' columns.
+    """
+    model, metadata = _load_model(model_file)
+    estimator = data_.final_estimator(model)
+    if proba and not hasattr(estimator, "predict_proba"):
+        raise click.UsageError("--proba needs a classifier; this model is a regressor")
+    X = _features_for(model, metadata, data)
+    result = pd.DataFrame({metadata.get("target", "prediction"): model.predict(X)})
+    if proba:
+        for label, column in zip(estimator.classes_, model.predict_proba(X).T):
+            result[f"proba_{label}"] = column
+    _write_text(result.to_csv(index=False), out)
 
-    try:
-        sizes = tuple(int(h) for h in hidden.split(",") if h.strip())
-    except ValueError:
-        raise click.BadParameter(f"expected integers separated by commas, got {hidden!r}",
-                                 param_hint="--hidden") from None
-    X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, random_state=random_state, stratify=y)
-    clf = MLPClassifier(hidden_layer_sizes=sizes, max_iter=max_iter,
-                        random_state=random_state)
-    start = time.perf_counter()
-    try:
-        clf.fit(X_train, y_train)
-    except (ValueError, TypeError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    elapsed = time.perf_counter() - start
-    click.echo(f"data: digits, {X.shape[0]} samples x {X.shape[1]} features, "
-               f"{len(clf.classes_)} classes")
-    click.echo(f"train accuracy: {clf.score(X_train, y_train):.4f}")
-    click.echo(f"test accuracy:  {clf.score(X_test, y_test):.4f}")
-    click.echo(f"epochs: {clf.n_iter_}, time: {elapsed:.2f}s")
+
+@cli.command()
+@click.argument("model_file", metavar="MODEL")
+@click.argument("data", metavar="DATA")
+@click.option("--target", "-t", help="Target column (default: the one trained on).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate(model_file: str, data: str, target: str | None, as_json: bool) -> None:
+    """Score MODEL on DATA (CSV with the target column).
+
+    Classifiers: accuracy, f1_macro, log_loss, ece (15-bin expected
+    calibration error) and the confusion matrix (rows: true labels).
+    Regressors: r2, rmse, mae.
+    """
+    model, metadata = _load_model(model_file)
+    metrics = _evaluate(model, metadata, data, target)
+    if as_json:
+        click.echo(json.dumps(metrics))
+        return
+    for key, value in metrics.items():
+        if key in _LABEL or key == "n_samples":
+            click.echo(f"{_LABEL.get(key, 'rows')}: {value:.6g}")
+    if "confusion_matrix" in metrics:
+        click.echo("confusion matrix (rows: true, columns: predicted):")
+        click.echo(pd.DataFrame(metrics["confusion_matrix"], index=metrics["labels"],
+                                columns=metrics["labels"]).to_string())
+
+
+def _evaluate(model: Any, metadata: dict, data: str, target: str | None) -> dict:
+    from sklearn.base import is_classifier
+
+    target = target or metadata.get("target")
+    if target is None:
+        raise click.UsageError("name the target column with --target")
+    frame = data_.read_table(data)
+    data_.check_column(frame, target, data)
+    frame, _ = data_.drop_missing_target(frame, target)
+    numeric, categorical = data_.feature_columns(model, metadata,
+                                                 frame.drop(columns=[target]))
+    X = data_.prepare_features(frame, numeric, categorical, data)
+    task = ("classification" if is_classifier(data_.final_estimator(model))
+            else "regression")
+    return _scores(model, X, data_.target_values(frame, target, task), task)
+
+
+# --------------------------------------------------------------------------
+# plugins / report
+# --------------------------------------------------------------------------
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def plugins(as_json: bool) -> None:
+    """List installed training plugins and those that failed to load."""
+    registry = get_registry()
+    rows = []
+    for name in registry.names():
+        cls = registry.plugins[name]
+        dist, version = registry.sources[name]
+        rows.append({"name": name, "distribution": dist, "version": version,
+                     "class": f"{cls.__module__}.{cls.__qualname__}",
+                     "hooks": sorted(h for h in dir(cls) if h.startswith("ensemblekit_"))})
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "failures": registry.failures}, indent=2))
+        return
+    for row in rows:
+        hooks = ", ".join(h[len("ensemblekit_"):] for h in row["hooks"])
+        click.echo(f"{row['name']:<16} {row['distribution']} {row['version']}  "
+                   f"({row['class']}; hooks: {hooks})")
+    for failure in registry.failures:
+        click.echo(f"FAILED {failure['name']} from {failure['distribution']}: "
+                   f"{failure['error']}")
+
+
+@cli.command()
+@click.argument("model_file", metavar="MODEL")
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the plots and index.md into.")
+@click.option("--data", "data", help="CSV to score the model on (adds a confusion matrix).")
+@click.option("--target", "-t", help="Target column of --data (default: the one trained on).")
+def report(model_file: str, out_dir: str, data: str | None, target: str | None) -> None:
+    """Plot MODEL's learning curves (and scores on --data) into a folder.
+
+    Writes loss.png, validation.png (with early stopping), confusion.png
+    (a classifier scored on --data) and an index.md that shows them.
+    Needs matplotlib: pip install 'ensemblekit[plot]'.
+    """
+    from . import _cli_report
+
+    model, metadata = _load_model(model_file)
+    metrics = _evaluate(model, metadata, data, target) if data else None
+    written = _cli_report.write_report(model, metadata, Path(out_dir), Path(model_file).name,
+                                       metrics)
+    for path in written:
+        click.echo(str(path))

@@ -1,0 +1,290 @@
+"""Tables for the command line: reading, target checks, preprocessing, metrics.
+
+Every problem with the user's data raises :class:`click.ClickException` with
+one line that names the file or column and says what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+)
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+__all__ = [
+    "build_preprocessor",
+    "classification_metrics",
+    "feature_columns",
+    "infer_task",
+    "prepare_features",
+    "read_table",
+    "regression_metrics",
+    "split_kinds",
+    "target_values",
+]
+
+#: An integer target with at most this many distinct values is a classification target.
+MAX_AUTO_CLASSES = 20
+
+
+def read_table(path: str) -> pd.DataFrame:
+    """Read a CSV (or Parquet) file, refusing missing, empty and unreadable files.
+
+    Parameters
+    ----------
+    path : str
+        The file; ``.parquet`` / ``.pq`` files are read as Parquet.
+
+    Returns
+    -------
+    pandas.DataFrame
+        At least one row.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise click.ClickException(f"data file not found: {path}")
+    try:
+        if file.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(file)
+        else:
+            frame = pd.read_csv(file)
+    except pd.errors.EmptyDataError:
+        raise click.ClickException(f"{path} is empty: expected a CSV file with a header "
+                                   "row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, ImportError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise click.ClickException(f"cannot read {path}: {first}") from None
+    if frame.empty:
+        raise click.ClickException(f"{path} has no data rows (only a header)")
+    return frame
+
+
+def _closest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    shown = ", ".join(repr(c) for c in choices[:12])
+    return f"columns are {shown}{', ...' if len(choices) > 12 else ''}"
+
+
+def check_column(frame: pd.DataFrame, column: str, source: str) -> None:
+    """Raise a one-line error, with the closest names, if ``column`` is missing."""
+    columns = [str(c) for c in frame.columns]
+    if column not in columns:
+        raise click.ClickException(
+            f"target column {column!r} is not in {source}: {_closest(column, columns)}")
+
+
+def infer_task(target: pd.Series) -> str:
+    """Guess ``"classification"`` or ``"regression"`` from a target column.
+
+    Non-numeric or boolean targets are class labels; numbers are a class
+    label when they are all whole and take at most :data:`MAX_AUTO_CLASSES`
+    distinct values, and a quantity otherwise.
+    """
+    values = target.dropna()
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return "classification"
+    numbers = values.to_numpy(dtype=float)
+    whole = bool(np.all(np.mod(numbers, 1) == 0))
+    return ("classification" if whole and values.nunique() <= MAX_AUTO_CLASSES
+            else "regression")
+
+
+def target_values(frame: pd.DataFrame, column: str, task: str) -> np.ndarray:
+    """Return the target column as labels or floats, checked for ``task``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows with a non-missing target (see :func:`drop_missing_target`).
+    column : str
+        The target column.
+    task : {"classification", "regression"}
+        What the values must be.
+
+    Returns
+    -------
+    numpy.ndarray
+        Labels (strings as an object array) or float64 values.
+    """
+    target = frame[column]
+    if task == "regression":
+        if pd.api.types.is_bool_dtype(target) or not pd.api.types.is_numeric_dtype(target):
+            example = target.iloc[0]
+            raise click.ClickException(
+                f"target column {column!r} is not numeric (e.g. {example!r}); a "
+                "regression needs numbers: use --task classification for labels")
+        return target.to_numpy(dtype=np.float64)
+    if pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
+        return target.to_numpy()
+    return target.astype(str).to_numpy(dtype=object)
+
+
+def drop_missing_target(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, int]:
+    """Drop rows whose target is missing; return the rest and how many went."""
+    keep = frame[column].notna()
+    if not keep.any():
+        raise click.ClickException(f"target column {column!r} has no values")
+    return frame[keep], int((~keep).sum())
+
+
+def split_kinds(features: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Split feature columns into numeric and categorical (anything else, bools too)."""
+    numeric, categorical = [], []
+    for name in features.columns:
+        column = features[name]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            numeric.append(str(name))
+        else:
+            categorical.append(str(name))
+    return numeric, categorical
+
+
+def prepare_features(frame: pd.DataFrame, numeric: list[str], categorical: list[str],
+                     source: str) -> pd.DataFrame:
+    """Select and normalise the feature columns, identically at fit and predict time.
+
+    Numeric columns become float64 (missing values as NaN); categorical ones
+    become objects holding strings (missing values as NaN), so a category
+    reads the same whether pandas parsed the column as numbers or text.
+
+    Raises
+    ------
+    click.ClickException
+        If columns are missing, or a numeric column holds text.
+    """
+    present = {str(c) for c in frame.columns}
+    missing = [c for c in (*numeric, *categorical) if c not in present]
+    if missing:
+        raise click.ClickException(
+            f"{source} lacks {len(missing)} column(s) the model needs: "
+            f"{', '.join(repr(c) for c in missing[:10])}{', ...' if len(missing) > 10 else ''}")
+    frame = frame.rename(columns=str)
+    out = {}
+    for name in numeric:
+        column = frame[name]
+        if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+            coerced = pd.to_numeric(column, errors="coerce")
+            bad = column[coerced.isna() & column.notna()]
+            if len(bad) or pd.api.types.is_bool_dtype(column):
+                raise click.ClickException(
+                    f"column {name!r} of {source} must be numeric (it was when the "
+                    f"model was trained) but holds {bad.iloc[0] if len(bad) else column.iloc[0]!r}")
+            column = coerced
+        out[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    for name in categorical:
+        column = frame[name]
+        values = np.full(len(column), np.nan, dtype=object)
+        notna = column.notna().to_numpy()
+        values[notna] = column[notna].astype(str).to_numpy(dtype=object)
+        out[name] = values
+    return pd.DataFrame(out, index=frame.index, columns=[*numeric, *categorical])
+
+
+def build_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
+    """Impute and scale numbers, impute and one-hot encode categories."""
+    parts = []
+    if numeric:
+        parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"),
+                                               StandardScaler()), numeric))
+    if categorical:
+        parts.append(("categorical", make_pipeline(
+            SimpleImputer(strategy="most_frequent"),
+            OneHotEncoder(handle_unknown="ignore")), categorical))
+    return ColumnTransformer(parts)
+
+
+def feature_columns(model: Any, metadata: dict,
+                    frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The (numeric, categorical) columns a loaded model reads from ``frame``.
+
+    A model trained by ``ensemblekit train`` records them; a model saved from
+    Python reads the columns it was fitted on (``feature_names_in_``) as
+    numbers, or, fitted on an unnamed array, every column of ``frame`` in
+    order when their number matches.
+    """
+    if "numeric_columns" in metadata:
+        return list(metadata["numeric_columns"]), list(metadata["categorical_columns"])
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names], []
+    expected = getattr(model, "n_features_in_", None)
+    if expected != frame.shape[1]:
+        raise click.ClickException(
+            f"the model was fitted on {expected} unnamed columns and the data has "
+            f"{frame.shape[1]}; give it exactly the feature columns, in training order")
+    return [str(c) for c in frame.columns], []
+
+
+def final_estimator(model: Any) -> Any:
+    """The estimator at the end of a pipeline (or the model itself)."""
+    return model[-1] if isinstance(model, Pipeline) else model
+
+
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray,
+                               classes: np.ndarray, n_bins: int = 15) -> float:
+    """Top-label expected calibration error with equal-width confidence bins.
+
+    ``sum_b |accuracy_b - confidence_b| * n_b / n`` over ``n_bins`` bins of
+    the predicted class's probability.
+    """
+    confidence = proba.max(axis=1)
+    correct = classes[proba.argmax(axis=1)] == y_true
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        in_bin = bins == b
+        total += abs(correct[in_bin].mean() - confidence[in_bin].mean()) * in_bin.mean()
+    return float(total)
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
+                           classes: np.ndarray) -> dict[str, Any]:
+    """Accuracy, macro F1, log-loss, ECE and the confusion matrix."""
+    known = set(classes.tolist())
+    unseen = sorted({str(v) for v in pd.unique(y_true) if v not in known})
+    if unseen:
+        raise click.ClickException(
+            f"the target holds labels the model never saw: {', '.join(unseen[:10])}")
+    pred = classes[proba.argmax(axis=1)]
+    return {
+        "n_samples": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, pred)),
+        "f1_macro": float(f1_score(y_true, pred, average="macro", labels=classes,
+                                   zero_division=0)),
+        "log_loss": float(log_loss(y_true, proba, labels=classes)),
+        "ece": expected_calibration_error(y_true, proba, classes),
+        "labels": [_plain(c) for c in classes],
+        "confusion_matrix": confusion_matrix(y_true, pred, labels=classes).tolist(),
+    }
+
+
+def regression_metrics(y_true: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """R², RMSE and MAE."""
+    return {
+        "n_samples": int(len(y_true)),
+        "r2": float(r2_score(y_true, pred)),
+        "rmse": float(np.sqrt(mean_squared_error(y_true, pred))),
+        "mae": float(mean_absolute_error(y_true, pred)),
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

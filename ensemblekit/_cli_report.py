@@ -1,0 +1,131 @@
+"""``ensemblekit report``: learning-curve and confusion-matrix PNGs plus index.md.
+
+matplotlib is optional (``pip install 'ensemblekit[plot]'``); figures are
+drawn on :class:`matplotlib.figure.Figure` objects directly, so no GUI
+backend or global pyplot state is involved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from ._cli_data import final_estimator
+from .io import atomic_write
+
+__all__ = ["write_report"]
+
+
+def _figure() -> Any:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise click.ClickException(
+            "report needs matplotlib: pip install 'ensemblekit[plot]'") from None
+    return Figure(figsize=(6, 4), layout="constrained")
+
+
+def _save(fig: Any, path: Path) -> Path:
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png", dpi=100)
+    return path
+
+
+def _curves(history: list[dict], keys: tuple[str, ...], ylabel: str, title: str,
+            path: Path) -> Path | None:
+    present = [k for k in keys if any(k in record for record in history)]
+    if not present:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    for key in present:
+        epochs = [r["epoch"] for r in history if key in r]
+        ax.plot(epochs, [r[key] for r in history if key in r], label=key.replace("_", " "))
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def _confusion(metrics: dict, path: Path) -> Path:
+    matrix = np.asarray(metrics["confusion_matrix"])
+    labels = [str(label) for label in metrics["labels"]]
+    fig = _figure()
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    ticks = np.arange(len(labels))
+    ax.set_xticks(ticks, labels, rotation=45 if len(labels) > 6 else 0)
+    ax.set_yticks(ticks, labels)
+    ax.set(xlabel="predicted", ylabel="true",
+           title=f"confusion matrix (accuracy {metrics['accuracy']:.3f})")
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                color="white" if count > threshold else "black")
+    return _save(fig, path)
+
+
+def write_report(model: Any, metadata: dict, out_dir: Path, model_name: str,
+                 metrics: dict | None) -> list[Path]:
+    """Write the plots and ``index.md`` into ``out_dir``; return the files written.
+
+    Parameters
+    ----------
+    model : estimator
+        A loaded model (an MLP or a pipeline ending in one).
+    metadata : dict
+        The model file's metadata (target, task, training scores).
+    out_dir : pathlib.Path
+        Created if needed.
+    model_name : str
+        Shown in the page's title.
+    metrics : dict or None
+        Scores on extra data (``evaluate``'s), adding a confusion matrix for
+        classifiers and a table.
+    """
+    estimator = final_estimator(model)
+    history = getattr(estimator, "history_", None)
+    if history is None:
+        raise click.ClickException("the model is not fitted: it has no training history")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = {
+        "Training and validation loss": _curves(
+            history, ("loss", "val_loss"), "loss", "loss per epoch", out_dir / "loss.png"),
+        "Validation score": _curves(
+            history, ("val_score",), "score", "validation score per epoch (early stopping)",
+            out_dir / "validation.png"),
+    }
+    if metrics is not None and "confusion_matrix" in metrics:
+        plots["Confusion matrix"] = _confusion(metrics, out_dir / "confusion.png")
+    lines = [f"# Report: {model_name}", "",
+             f"- model: `{type(estimator).__name__}`, hidden layers "
+             f"{tuple(estimator.hidden_layer_sizes)}, solver `{estimator.solver}`, "
+             f"{estimator.n_iter_} epochs",
+             f"- plugins: {', '.join(n for n, _ in estimator.plugins_) or 'none'}"]
+    if "target" in metadata:
+        lines.append(f"- target: `{metadata['target']}` ({metadata['task']}), trained on "
+                     f"{metadata.get('trained_on', '?')}")
+    tables = dict(metadata.get("scores", {}))
+    if metrics is not None:
+        tables["data"] = metrics
+    names = [k for k in ("accuracy", "f1_macro", "log_loss", "ece", "r2", "rmse", "mae")
+             if any(k in s for s in tables.values())]
+    if tables and names:
+        lines += ["", "## Scores", "", "| split | " + " | ".join(names) + " |",
+                  "|---" * (len(names) + 1) + "|"]
+        for split, scores in tables.items():
+            cells = [f"{scores[k]:.4f}" if k in scores else "" for k in names]
+            lines.append(f"| {split} | " + " | ".join(cells) + " |")
+    written = []
+    for title, path in plots.items():
+        if path is not None:
+            lines += ["", f"## {title}", "", f"![{title}]({path.name})"]
+            written.append(path)
+    index = out_dir / "index.md"
+    with atomic_write(index) as fh:
+        fh.write(("\n".join(lines) + "\n").encode())
+    return [*written, index]
