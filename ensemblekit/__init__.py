@@ -9,6 +9,8 @@ Plugin, hookimpl
     What a plugin author subclasses and decorates hooks with.
 WeightDecay, Dropout
     The built-in regularisation plugins.
+EnsembleClassifier, EnsembleRegressor
+    Ensembles of networks trained in parallel (joblib, Dask), with uncertainty.
 save, load
     Safe model files (JSON + arrays, never a pickle); see :mod:`ensemblekit.io`.
 """
@@ -17,6 +19,7 @@ __version__ = "0.1.0"
 
 from .default_plugins.dropout import Dropout
 from .default_plugins.weight_decay import WeightDecay
+from .ensemble import EnsembleClassifier, EnsembleFitError, EnsembleRegressor
 from .hookspecs import hookimpl
 from .io import ModelFileError, load, save
 from .mlp import DivergenceWarning, MLPClassifier, MLPRegressor, TrainingDiverged
@@ -25,6 +28,9 @@ from .plugins import Plugin, PluginError, PluginLoadWarning, get_registry
 __all__ = [
     "DivergenceWarning",
     "Dropout",
+    "EnsembleClassifier",
+    "EnsembleFitError",
+    "EnsembleRegressor",
     "MLPClassifier",
     "MLPRegressor",
     "ModelFileError",

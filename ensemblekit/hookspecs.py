@@ -292,3 +292,150 @@ def ensemblekit_after_step(estimator, params):
     params : list of ndarray
         All trainable arrays, as in :func:`ensemblekit_before_step`.
     """
+
+
+# --------------------------------------------------------------------------
+# ensembles
+# --------------------------------------------------------------------------
+# Implemented by the plugin instances an EnsembleClassifier / EnsembleRegressor
+# is configured with (its ``combiner``, its ``bootstrap`` sampler and its
+# ``strategy``).  They run in the driver process, never in a worker.
+@hookspec
+def ensemblekit_check_ensemble(estimator, n_members):
+    """Check, before any member is trained, that a plugin can serve an ensemble.
+
+    Raise ``ValueError`` naming the problem: a classification-only combiner
+    on a regressor, combiner weights whose number is not the number of
+    members, a strategy that needs a stochastic solver on an L-BFGS member.
+
+    Parameters
+    ----------
+    estimator : EnsembleClassifier or EnsembleRegressor
+        The ensemble being fitted (its parameters are set, its fitted
+        attributes are not).
+    n_members : int
+        Number of members the ensemble will have (``n_estimators``).
+    """
+
+
+@hookspec(firstresult=True)
+def ensemblekit_prepare_runs(estimator, template, n_estimators):
+    """Decide how many training runs make the members (a *strategy* hook).
+
+    A deep ensemble trains one run per member.  A strategy that gets several
+    members out of one run (snapshot ensembles, MC dropout) configures the
+    unfitted ``template`` for it, in place with ``template.set_params`` (for
+    instance by adding a training plugin), and returns ``1``.
+
+    Parameters
+    ----------
+    estimator : EnsembleClassifier or EnsembleRegressor
+        The ensemble being fitted.
+    template : MLPClassifier or MLPRegressor
+        An unfitted clone of the ensemble's ``estimator``; every run is a clone
+        of it with its own ``random_state``.
+    n_estimators : int
+        The number of members asked for.
+
+    Returns
+    -------
+    n_runs : int or None
+        Number of independent training runs; ``None`` lets the next
+        implementation (or the default, ``n_estimators`` runs) decide.
+    """
+
+
+@hookspec(firstresult=True)
+def ensemblekit_sample_member(estimator, run, rng, n_samples, y):
+    """Choose the training rows of one run (a *sampler* hook: bagging).
+
+    Called in the driver, once per run and in run order, before any run is
+    dispatched, so the rows do not depend on ``n_jobs`` or the backend.
+
+    Parameters
+    ----------
+    estimator : EnsembleClassifier or EnsembleRegressor
+        The ensemble being fitted.
+    run : int
+        Zero-based index of the run.
+    rng : numpy.random.Generator
+        This run's sampling generator (derived from ``random_state``); draw
+        from it, never from the global RNG.
+    n_samples : int
+        Number of training rows.
+    y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        The validated targets, for samplers that stratify.  Read only.
+
+    Returns
+    -------
+    indices : ndarray of int or None
+        Row indices (repeats allowed) the run trains on; ``None`` means all
+        rows.
+    """
+
+
+@hookspec(firstresult=True)
+def ensemblekit_collect_members(estimator, runs):
+    """Turn the fitted training runs into the ensemble's members (*strategy*).
+
+    Parameters
+    ----------
+    estimator : EnsembleClassifier or EnsembleRegressor
+        The ensemble being fitted.
+    runs : list of MLPClassifier or MLPRegressor
+        The fitted runs that did not diverge, in run order.
+
+    Returns
+    -------
+    members : list of estimator or None
+        Fitted estimators with ``predict`` (and ``predict_proba`` for
+        classifiers), in a fixed order; ``None`` keeps the runs as members.
+    """
+
+
+@hookspec(firstresult=True)
+def ensemblekit_member_outputs(estimator, members, X, output):
+    """Compute every member's output on ``X`` (*strategy*, at prediction).
+
+    Parameters
+    ----------
+    estimator : EnsembleClassifier or EnsembleRegressor
+        The fitted ensemble.
+    members : list of estimator
+        ``estimator.estimators_``.
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Validated input.
+    output : callable
+        ``output(member, X)`` returns one member's output as an ndarray of
+        shape (n_samples, n_outputs): class probabilities with columns aligned
+        to the ensemble's ``classes_``, or regression predictions.
+
+    Returns
+    -------
+    outputs : ndarray of shape (n_members, n_samples, n_outputs) or None
+        One slice per member, in a fixed order; ``None`` lets the default
+        (``output`` of each member in turn) run.
+    """
+
+
+@hookspec(firstresult=True)
+def ensemblekit_combine(estimator, outputs):
+    """Merge the members' outputs into the ensemble's (a *combiner* hook).
+
+    Runs in the driver, on the members' outputs in member order, so the
+    result is the same bit for bit for any ``n_jobs`` and backend.
+
+    Parameters
+    ----------
+    estimator : EnsembleClassifier or EnsembleRegressor
+        The fitted ensemble.
+    outputs : ndarray of shape (n_members, n_samples, n_outputs)
+        Class probabilities (columns in ``classes_`` order) or regression
+        predictions.  Read only.
+
+    Returns
+    -------
+    combined : ndarray of shape (n_samples, n_outputs)
+        For classifiers, rows are probability distributions.  Keep the dtype
+        of ``outputs``.
+    """

@@ -50,6 +50,10 @@ __all__ = [
 BUILTIN_PLUGIN_MODULES: tuple[str, ...] = (
     "ensemblekit.default_plugins.weight_decay",
     "ensemblekit.default_plugins.dropout",
+    "ensemblekit.default_plugins.combiners",
+    "ensemblekit.default_plugins.bagging",
+    "ensemblekit.default_plugins.snapshot",
+    "ensemblekit.default_plugins.mc_dropout",
 )
 
 ENTRY_POINT_GROUP = "ensemblekit"

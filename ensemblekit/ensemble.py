@@ -1,0 +1,769 @@
+"""Ensembles of networks: members trained in parallel with joblib, combined by plugins.
+
+:class:`EnsembleClassifier` and :class:`EnsembleRegressor` train several
+copies of an estimator (an ensemblekit MLP by default) and combine their
+outputs.  What the ensemble does is made of plugins, found through the same
+registry as any training plugin:
+
+* a **combiner** merges the members' outputs (``"mean"``, ``"weighted_mean"``,
+  ``"vote"``, ``"geometric_mean"``: hook :func:`ensemblekit_combine`);
+* a **sampler** chooses each member's training rows (``bootstrap=True`` is
+  bagging: hook :func:`ensemblekit_sample_member`);
+* a **strategy** decides how members come out of training runs (the default
+  is one independent run per member, a deep ensemble; ``"snapshot"`` and
+  ``"mc_dropout"`` get every member out of one run).
+
+The driver (this process) draws every run's seed from
+``np.random.SeedSequence(random_state).spawn`` and every run's rows before
+anything is dispatched, ships plain data (an unfitted estimator with its seed,
+``X``, ``y``, row indices) to :func:`fit_member` through
+:class:`sklearn.utils.parallel.Parallel`, and combines the members' outputs
+itself, in member order.  Results are therefore the same bit for bit for any
+``n_jobs`` and any joblib backend (sequential, loky, threading, dask).  No
+plugin manager ever crosses a process boundary.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+import warnings
+from concurrent.futures import BrokenExecutor
+from contextlib import contextmanager, nullcontext
+from multiprocessing import TimeoutError as PoolTimeoutError
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from joblib import effective_n_jobs
+from joblib.parallel import get_active_backend
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    clone,
+    is_classifier,
+)
+from sklearn.utils import Bunch, _safe_indexing
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from .mlp import DivergenceWarning, MLPClassifier, MLPRegressor, TrainingDiverged, _make_rng
+from .plugins import Hooks, Plugin, PluginError, get_registry
+
+__all__ = [
+    "EnsembleClassifier",
+    "EnsembleFitError",
+    "EnsembleRegressor",
+    "fit_member",
+]
+
+#: Timeout (seconds) of a fit on a backend other than sequential, threading
+#: and loky when ``timeout=None``: joblib on dask hangs when a worker dies.
+DEFAULT_TIMEOUT = 3600.0
+
+#: A run whose last training loss exceeds its first by this factor exploded.
+EXPLODING_FACTOR = 1e3
+
+
+class EnsembleFitError(RuntimeError):
+    """A member's training raised, a worker died, or the runs timed out.
+
+    Attributes
+    ----------
+    member : int or None
+        Index of the training run that failed, when known.
+    seed : int or None
+        Its seed: ``clone(estimator).set_params(random_state=seed)`` trained
+        on the same rows reproduces the failure.
+    """
+
+    def __init__(self, message: str, member: int | None = None,
+                 seed: int | None = None) -> None:
+        super().__init__(message)
+        self.member = member
+        self.seed = seed
+
+
+# --------------------------------------------------------------------------
+# the member function (runs in a worker)
+# --------------------------------------------------------------------------
+def _training_status(member: Any) -> dict[str, Any]:
+    """Loss curve, convergence and divergence of a fitted member, as data."""
+    curve = [float(v) for v in (getattr(member, "loss_curve_", None)
+                                or [getattr(member, "loss_", np.nan)])]
+    finite = bool(np.isfinite(curve).all())
+    exploded = finite and curve[-1] > EXPLODING_FACTOR * max(curve[0], np.finfo(float).tiny)
+    n_iter = int(getattr(member, "n_iter_", 0))
+    max_iter = getattr(member, "max_iter", None)
+    return {
+        "loss_curve": curve,
+        "n_iter": n_iter,
+        "converged": max_iter is None or n_iter < max_iter,
+        "diverged": (not finite) or exploded,
+        "reason": ("non-finite training loss" if not finite else
+                   f"the loss exploded from {curve[0]:.4g} to {curve[-1]:.4g}"
+                   if exploded else None),
+    }
+
+
+def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = None,
+               indices: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
+    """Train one ensemble member; the function every joblib backend runs.
+
+    It receives plain data and returns plain data: nothing in it refers to
+    the ensemble, so it pickles for process and cluster workers.  BLAS is
+    limited to one thread (results do not depend on the thread count, and
+    members never oversubscribe the cores).  Failures come back as data, not
+    as exceptions, so the driver can name the member and its seed; warnings
+    are recorded as data when the function runs in a process's main thread
+    (``warnings.catch_warnings`` is not thread-safe, and in threads they reach
+    the caller directly anyway).
+
+    Parameters
+    ----------
+    member : estimator
+        An unfitted estimator whose ``random_state`` is this member's seed.
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Training data, validated by the driver.
+    y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        Targets.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Sample weights.
+    indices : ndarray of int, default=None
+        Rows to train on (bagging); ``None`` for all rows.
+
+    Returns
+    -------
+    member : estimator or None
+        The fitted estimator, ``None`` when training raised.
+    status : dict
+        ``loss_curve``, ``n_iter``, ``converged``, ``diverged``, ``reason``
+        (why it diverged), ``warnings`` (list of ``(category, message)``),
+        ``error`` and ``traceback`` (the exception and its text when training
+        raised) and ``blas_threads`` (BLAS threads the member ran with).
+    """
+    if indices is not None:
+        X, y = _safe_indexing(X, indices), _safe_indexing(y, indices)
+        if sample_weight is not None:
+            sample_weight = sample_weight[indices]
+    status: dict[str, Any] = {"loss_curve": [], "n_iter": 0, "converged": False,
+                              "diverged": False, "reason": None, "warnings": [],
+                              "error": None, "traceback": None}
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    recorder = warnings.catch_warnings(record=True) if in_main_thread else nullcontext()
+    with threadpool_limits(limits=1, user_api="blas"), recorder as caught:
+        status["blas_threads"] = max(
+            (i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
+            default=0)
+        if in_main_thread:
+            warnings.simplefilter("always")
+        try:
+            if sample_weight is None:
+                member.fit(X, y)
+            else:
+                member.fit(X, y, sample_weight=sample_weight)
+            status.update(_training_status(member))
+        except TrainingDiverged as exc:
+            member = None
+            status.update(diverged=True, reason=str(exc))
+        except Exception as exc:  # returned as data: the driver names the member
+            member = None
+            status.update(error=exc, traceback=traceback.format_exc())
+    if caught:
+        status["warnings"] = [(w.category, str(w.message)) for w in caught]
+    return member, status
+
+
+# --------------------------------------------------------------------------
+# helpers of the driver
+# --------------------------------------------------------------------------
+def _seed_sequence(random_state: Any) -> np.random.SeedSequence:
+    """The root of every run's seed; an int seeds it directly."""
+    if isinstance(random_state, Integral) and not isinstance(random_state, bool):
+        return np.random.SeedSequence(int(random_state))
+    return np.random.SeedSequence(int(_make_rng(random_state).integers(2**63)))
+
+
+def _implements(plugin: Plugin, hook: str) -> bool:
+    return callable(getattr(type(plugin), hook, None))
+
+
+def _resolve_role(value: Any, role: str, hook: str) -> Plugin:
+    """A plugin given by name or as an object, checked to implement ``hook``."""
+    registry = get_registry()
+    fitting = sorted(n for n, cls in registry.plugins.items() if callable(getattr(cls, hook, None)))
+    if isinstance(value, str):
+        if value not in registry.plugins:
+            raise ValueError(f"Unknown {role} {value!r}. Registered {role}s: "
+                             f"{', '.join(fitting) or '(none)'}.")
+        plugin = registry.create(value)
+    else:
+        plugin = clone(value)
+    if not _implements(plugin, hook):
+        raise ValueError(
+            f"{role}={value!r} is not a {role}: {type(plugin).__name__} does not "
+            f"implement {hook}. Registered {role}s: {', '.join(fitting) or '(none)'}."
+        )
+    plugin.validate()
+    return plugin
+
+
+@contextmanager
+def _configuration_errors():
+    """A plugin's ValueError/TypeError about the configuration stays one."""
+    try:
+        yield
+    except PluginError as exc:
+        for kind in (ValueError, TypeError):
+            if isinstance(exc.__cause__, kind):
+                raise kind(str(exc)) from exc.__cause__
+        raise
+
+
+def _worker_death_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [BrokenExecutor]
+    distributed = sys.modules.get("distributed")
+    if distributed is not None:
+        errors.append(distributed.scheduler.KilledWorker)
+    return tuple(errors)
+
+
+def _first(results: list[Any] | None) -> Any:
+    """The first non-``None`` result of a :class:`~ensemblekit.plugins.DirectHook`."""
+    return results[0] if results else None
+
+
+# --------------------------------------------------------------------------
+# the estimators
+# --------------------------------------------------------------------------
+class _BaseEnsemble(BaseEstimator):
+    """Shared machinery of :class:`EnsembleClassifier` and :class:`EnsembleRegressor`."""
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict"]), None],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "combiner": [str, Plugin],
+        "bootstrap": ["boolean", str, Plugin],
+        "strategy": [str, Plugin, None],
+        "on_member_divergence": [StrOptions({"raise", "drop"})],
+        "n_jobs": [Integral, None],
+        "timeout": [Interval(Real, 0, None, closed="neither"), None],
+        "random_state": ["random_state", np.random.Generator],
+        "verbose": ["verbose"],
+    }
+
+    _default_estimator: type = MLPClassifier
+
+    def __init__(self, estimator=None, n_estimators=5, *, combiner="mean", bootstrap=False,
+                 strategy=None, on_member_divergence="raise", n_jobs=None, timeout=None,
+                 random_state=None, verbose=0):
+        self.estimator = estimator
+        self.n_estimators = n_estimators
+        self.combiner = combiner
+        self.bootstrap = bootstrap
+        self.strategy = strategy
+        self.on_member_divergence = on_member_divergence
+        self.n_jobs = n_jobs
+        self.timeout = timeout
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------
+    # fit
+    # ------------------------------------------------------------------
+    def _template(self) -> Any:
+        template = (self._default_estimator() if self.estimator is None
+                    else clone(self.estimator))
+        if is_classifier(template) != is_classifier(self):
+            kind = "a classifier" if is_classifier(self) else "a regressor"
+            raise ValueError(
+                f"{type(self).__name__} needs {kind} as its estimator; got "
+                f"{type(template).__name__}."
+            )
+        if is_classifier(self) and not hasattr(template, "predict_proba"):
+            raise ValueError(
+                f"EnsembleClassifier combines probabilities: its estimator must have "
+                f"predict_proba, and {type(template).__name__} has not."
+            )
+        if hasattr(template, "_validate_params"):
+            template._validate_params()
+        return template
+
+    def _plugins(self) -> list[tuple[str, Plugin]]:
+        plugins = [("combiner", _resolve_role(self.combiner, "combiner",
+                                              "ensemblekit_combine"))]
+        if self.bootstrap is not False:
+            sampler = "bootstrap" if self.bootstrap is True else self.bootstrap
+            plugins.append(("sampler", _resolve_role(sampler, "sampler",
+                                                     "ensemblekit_sample_member")))
+        if self.strategy is not None:
+            plugins.append(("strategy", _resolve_role(self.strategy, "strategy",
+                                                      "ensemblekit_prepare_runs")))
+        return plugins
+
+    def _timeout(self, n_workers: int) -> float | None:
+        backend = get_active_backend()[0]
+        if n_workers == 1 or not backend.supports_timeout:
+            return None
+        if self.timeout is not None:
+            return float(self.timeout)
+        local = type(backend).__name__ in ("LokyBackend", "ThreadingBackend")
+        return None if local else DEFAULT_TIMEOUT
+
+    def _train(self, runs: list[Any], seeds: list[int], X, y, sample_weight,
+               indices: list[np.ndarray | None]) -> list[tuple[Any, dict[str, Any]]]:
+        n_workers = effective_n_jobs(self.n_jobs)
+        timeout = self._timeout(n_workers)
+        parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, timeout=timeout)
+        try:
+            # in-process backends (sequential, threading, dask without processes)
+            # share this process's BLAS: cap it here, around every member at once
+            with threadpool_limits(limits=1, user_api="blas"):
+                results = parallel(
+                    delayed(fit_member)(run, X, y, sample_weight, idx)
+                    for run, idx in zip(runs, indices)
+                )
+        except PoolTimeoutError as exc:
+            raise EnsembleFitError(
+                f"the ensemble's {len(runs)} training runs did not finish within "
+                f"timeout={timeout} s on joblib's {type(get_active_backend()[0]).__name__}; "
+                "a worker may have died. Raise timeout= if the members are just slow."
+            ) from exc
+        except _worker_death_errors() as exc:
+            raise EnsembleFitError(
+                f"a worker process died while training the ensemble's {len(runs)} "
+                f"members ({type(exc).__name__}: {exc}); no member was kept."
+            ) from exc
+        for i, (_, status) in enumerate(results):
+            if status["error"] is not None:
+                err = status["error"]
+                raise EnsembleFitError(
+                    f"ensemble member {i} (seed {seeds[i]}) failed: "
+                    f"{type(err).__name__}: {err}", member=i, seed=seeds[i]
+                ) from err
+        return results
+
+    def _drop_diverged(self, results, seeds) -> tuple[list[Any], list[int]]:
+        diverged = [i for i, (_, s) in enumerate(results) if s["diverged"]]
+        if diverged and self.on_member_divergence == "raise":
+            i = diverged[0]
+            raise TrainingDiverged(
+                f"ensemble member {i} (seed {seeds[i]}) diverged: {results[i][1]['reason']}. "
+                "Lower the estimator's learning_rate_init, scale X, or set "
+                "on_member_divergence='drop'."
+            )
+        if len(diverged) == len(results):
+            raise TrainingDiverged(
+                f"all {len(results)} ensemble training runs diverged (seeds {seeds}); "
+                f"the first: {results[0][1]['reason']}."
+            )
+        if diverged:
+            warnings.warn(
+                f"ensemble members {diverged} (seeds {[seeds[i] for i in diverged]}) "
+                f"diverged and were dropped; {len(results) - len(diverged)} remain.",
+                DivergenceWarning, stacklevel=5,
+            )
+        kept = [m for i, (m, _) in enumerate(results) if i not in diverged]
+        return kept, diverged
+
+    def _fit(self, X, y, sample_weight=None):
+        classifier = is_classifier(self)
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
+                             dtype=(np.float64, np.float32), multi_output=not classifier,
+                             y_numeric=not classifier)
+        if classifier:
+            check_classification_targets(y)
+            self.classes_ = np.unique(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
+        template = self._template()
+        plugins = self._plugins()
+        hooks = Hooks(plugins)
+        with _configuration_errors():
+            if hooks.check_ensemble is not None:
+                hooks.check_ensemble(estimator=self, n_members=self.n_estimators)
+            n_runs = None
+            if hooks.prepare_runs is not None:
+                n_runs = hooks.prepare_runs(estimator=self, template=template,
+                                            n_estimators=self.n_estimators)
+        n_runs = self.n_estimators if n_runs is None else int(n_runs)
+        children = _seed_sequence(self.random_state).spawn(n_runs)
+        seeds = [int(child.generate_state(1)[0]) for child in children]
+        indices = [None] * n_runs
+        if hooks.sample_member is not None:
+            indices = [hooks.sample_member(estimator=self, run=r, n_samples=X.shape[0], y=y,
+                                           rng=np.random.default_rng(children[r].spawn(1)[0]))
+                       for r in range(n_runs)]
+        runs = [clone(template).set_params(random_state=seed) for seed in seeds]
+        results = self._train(runs, seeds, X, y, sample_weight, indices)
+        for i, (_, status) in enumerate(results):
+            for category, message in status["warnings"]:
+                warnings.warn(f"ensemble member {i} (seed {seeds[i]}): {message}", category,
+                              stacklevel=4)
+        fitted, diverged = self._drop_diverged(results, seeds)
+        members = None
+        if hooks.collect_members is not None:
+            members = hooks.collect_members(estimator=self, runs=fitted)
+        members = fitted if members is None else list(members)
+        if not members:
+            raise EnsembleFitError("the strategy produced no member from the training runs.")
+        self.estimators_ = members
+        self.member_seeds_ = seeds
+        self.member_status_ = [{k: v for k, v in s.items() if k not in ("error", "traceback")}
+                               for _, s in results]
+        self.diverged_members_ = diverged
+        roles = dict(plugins)
+        self.combiner_ = roles["combiner"]
+        self.sampler_ = roles.get("sampler")
+        self.strategy_ = roles.get("strategy")
+        # resolved once: predict needs no plugin manager, and the ensemble pickles
+        self._combine = hooks.direct("ensemblekit_combine")
+        self._member_outputs = hooks.direct("ensemblekit_member_outputs")
+        return self
+
+    # ------------------------------------------------------------------
+    # predict
+    # ------------------------------------------------------------------
+    def _member_output(self, member: Any, X) -> np.ndarray:
+        raise NotImplementedError
+
+    def _outputs(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Every member's output (n_members, n_samples, n_outputs) and the combined one."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                          dtype=(np.float64, np.float32))
+        outputs = None
+        if self._member_outputs is not None:
+            outputs = _first(self._member_outputs(estimator=self, members=self.estimators_,
+                                                  X=X, output=self._member_output))
+        if outputs is None:
+            outputs = np.stack([self._member_output(m, X) for m in self.estimators_])
+        combined = _first(self._combine(estimator=self, outputs=outputs))
+        return outputs, combined
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+_COMMON_PARAMETERS = """
+    n_estimators : int, default=5
+        Number of members (for ``strategy="mc_dropout"``, of stochastic
+        passes; for ``"snapshot"``, of learning-rate cycles).
+    combiner : str or Plugin, default="mean"
+        How member outputs are merged: a registered combiner name
+        (``"mean"``, ``"weighted_mean"``, ``"vote"``, ``"geometric_mean"``)
+        or a combiner plugin object (``WeightedMean(weights=[...])``).
+    bootstrap : bool, str or Plugin, default=False
+        ``True`` trains each member on a bootstrap sample of the rows
+        (bagging, the ``"bootstrap"`` sampler); a sampler name or plugin
+        object chooses the rows another way.
+    strategy : str, Plugin or None, default=None
+        ``None`` trains one independent run per member (a deep ensemble);
+        ``"snapshot"`` takes the members from the cycles of one run with a
+        cyclic cosine learning rate; ``"mc_dropout"`` keeps the estimator's
+        dropout on at inference and averages ``n_estimators`` passes.
+    on_member_divergence : {"raise", "drop"}, default="raise"
+        A member whose training loss became non-finite or exploded:
+        ``"raise"`` raises :class:`~ensemblekit.TrainingDiverged` naming the
+        member and its seed; ``"drop"`` drops it (listed in
+        ``diverged_members_``, with a :class:`~ensemblekit.DivergenceWarning`)
+        and fails only if no member is left.
+    n_jobs : int or None, default=None
+        Members trained in parallel, through joblib.  ``None`` honours the
+        caller's ``joblib.parallel_config(...)`` (``backend="dask"`` with a
+        ``distributed.Client`` trains on a cluster) and is 1 otherwise.  The
+        result does not depend on it.
+    timeout : float or None, default=None
+        Seconds the training runs may take on a parallel backend before a
+        clear :class:`EnsembleFitError`.  ``None``: no limit with loky and
+        threading (loky reports a dead worker itself), ``DEFAULT_TIMEOUT``
+        (one hour) on any other backend, where a dead worker could otherwise
+        hang the fit.
+    random_state : int, RandomState, Generator or None, default=None
+        Seeds ``np.random.SeedSequence``, whose spawned children give every
+        training run its ``random_state`` and its rows (the estimator's own
+        ``random_state`` is overridden).  An int makes fits reproducible.
+    verbose : int, default=0
+        joblib's progress messages."""
+
+_COMMON_ATTRIBUTES = """
+    estimators_ : list of estimator
+        The fitted members, in a fixed order (for ``"snapshot"``, one per
+        cycle; for ``"mc_dropout"``, the one network whose passes are the
+        members).
+    member_seeds_ : list of int
+        The ``random_state`` of every training run.
+    member_status_ : list of dict
+        Per training run: ``loss_curve``, ``n_iter``, ``converged``,
+        ``diverged``, ``reason``, ``warnings`` (``(category, message)``
+        pairs raised in the worker) and ``blas_threads``.
+    diverged_members_ : list of int
+        Training runs dropped because they diverged.
+    combiner_ : Plugin
+        The combiner used.
+    sampler_ : Plugin or None
+        The sampler used (``bootstrap``).
+    strategy_ : Plugin or None
+        The strategy used.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X had string column names."""
+
+
+class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
+    __doc__ = f"""An ensemble of classifiers whose probabilities are combined.
+
+    Parameters
+    ----------
+    estimator : classifier or None, default=None
+        The member to copy: any classifier with ``predict_proba``.  ``None``
+        is ``MLPClassifier()``.  Nested parameters are reached as
+        ``estimator__<param>`` (``estimator__plugins__dropout__rate``).
+    {_COMMON_PARAMETERS}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels; every member's probability columns are aligned to
+        them, also when a bootstrap sample missed a class.
+    {_COMMON_ATTRIBUTES}
+
+    See Also
+    --------
+    EnsembleRegressor : The regression ensemble.
+    ensemblekit.metrics : NLL, Brier and calibration-error scorers.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from ensemblekit import EnsembleClassifier, MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> member = MLPClassifier(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=300)
+    >>> ens = EnsembleClassifier(member, n_estimators=3, random_state=0).fit(X, y)
+    >>> ens.predict_proba(X[:2]).shape
+    (2, 3)
+    >>> sorted(ens.predict_uncertainty(X[:2]))
+    ['disagreement', 'expected_entropy', 'mutual_information', 'predictive_entropy', 'proba']
+    """
+
+    _default_estimator = MLPClassifier
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Train the members (in parallel with ``n_jobs``) and keep them.
+
+        Parameters
+        ----------
+        X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, passed to every member's ``fit``.
+
+        Returns
+        -------
+        self : EnsembleClassifier
+            The fitted ensemble.
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _member_output(self, member: Any, X) -> np.ndarray:
+        proba = member.predict_proba(X)
+        if len(member.classes_) == len(self.classes_):
+            return proba
+        # the member never saw some classes (a bootstrap sample missed them)
+        aligned = np.zeros((proba.shape[0], len(self.classes_)), dtype=proba.dtype)
+        columns = np.searchsorted(self.classes_, member.classes_)
+        if len(columns) == 1:
+            aligned[:, columns[0]] = 1
+        else:
+            aligned[:, columns] = proba
+        return aligned
+
+    def predict_proba(self, X):
+        """Combined class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_`` (for ``combiner="vote"``,
+            the share of members voting for each class).
+        """
+        return self._outputs(X)[1]
+
+    def predict(self, X):
+        """Predict the class with the highest combined probability.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_log_proba(self, X):
+        """Log of the combined class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))`` (``-inf`` where a probability is 0).
+        """
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
+
+    def predict_uncertainty(self, X) -> Bunch:
+        """How much the members agree, sample by sample.
+
+        The entropies are in nats and decompose the uncertainty of the
+        members' *arithmetic* mean (whatever the combiner):
+        ``predictive_entropy = expected_entropy + mutual_information``.
+        The expected entropy is the aleatoric part (each member is unsure);
+        the mutual information is the epistemic part (members disagree).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        result : Bunch
+            ``proba`` (the combined probabilities, as :meth:`predict_proba`),
+            ``predictive_entropy`` (entropy of the mean prediction),
+            ``expected_entropy`` (mean entropy of the members),
+            ``mutual_information`` (their difference, >= 0) and
+            ``disagreement`` (share of members whose predicted class is not
+            the ensemble's), each an ndarray of shape (n_samples,).
+        """
+        outputs, combined = self._outputs(X)
+        tiny = np.finfo(outputs.dtype).eps
+
+        def entropy(p: np.ndarray) -> np.ndarray:
+            return -np.sum(p * np.log(np.clip(p, tiny, 1)), axis=-1)
+
+        predictive = entropy(outputs.mean(axis=0))
+        expected = entropy(outputs).mean(axis=0)
+        votes = np.argmax(outputs, axis=2)
+        disagreement = (votes != np.argmax(combined, axis=1)).mean(axis=0)
+        return Bunch(proba=combined, predictive_entropy=predictive, expected_entropy=expected,
+                     mutual_information=np.maximum(predictive - expected, 0),
+                     disagreement=disagreement)
+
+
+class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
+    __doc__ = f"""An ensemble of regressors whose predictions are combined.
+
+    Parameters
+    ----------
+    estimator : regressor or None, default=None
+        The member to copy.  ``None`` is ``MLPRegressor()``.  Nested
+        parameters are reached as ``estimator__<param>``.
+    {_COMMON_PARAMETERS}
+
+    Attributes
+    ----------
+    {_COMMON_ATTRIBUTES}
+
+    See Also
+    --------
+    EnsembleClassifier : The classification ensemble.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from ensemblekit import EnsembleRegressor, MLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> member = MLPRegressor(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=200)
+    >>> ens = EnsembleRegressor(member, n_estimators=3, random_state=0).fit(X, y / 100)
+    >>> mean, std = ens.predict(X[:4], return_std=True)
+    >>> bool((std >= 0).all())
+    True
+    """
+
+    _default_estimator = MLPRegressor
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Train the members (in parallel with ``n_jobs``) and keep them.
+
+        Parameters
+        ----------
+        X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, passed to every member's ``fit``.
+
+        Returns
+        -------
+        self : EnsembleRegressor
+            The fitted ensemble.
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _member_output(self, member: Any, X) -> np.ndarray:
+        out = np.asarray(member.predict(X))
+        return out.reshape(out.shape[0], -1)
+
+    def predict(self, X, return_std=False):
+        """Combined prediction, optionally with the members' spread.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+        return_std : bool, default=False
+            Also return the members' spread around the combined prediction
+            (root mean squared deviation; the standard deviation of the
+            members for ``combiner="mean"``), scikit-learn's
+            ``GaussianProcessRegressor`` convention.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Combined prediction.
+        std : ndarray of the same shape
+            Only with ``return_std=True``.
+        """
+        outputs, combined = self._outputs(X)
+        one = combined.shape[1] == 1  # as MLPRegressor: one output comes back 1-D
+        mean = combined.ravel() if one else combined
+        if not return_std:
+            return mean
+        std = np.sqrt(np.mean((outputs - combined) ** 2, axis=0))
+        return mean, (std.ravel() if one else std)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
