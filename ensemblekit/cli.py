@@ -336,7 +336,7 @@ def _scores(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict:
               help="A training plugin, e.g. dropout:rate=0.2 (repeatable).")
 @click.option("--test-size", type=click.FloatRange(0, 1, max_open=True), default=0.2,
               show_default=True, help="Share of rows held out for the test score (0: none).")
-@click.option("--random-state", type=int, default=0, show_default=True,
+@click.option("--random-state", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the split and of training.")
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True,
               expose_value=False, callback=_read_config,

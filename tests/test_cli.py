@@ -1,0 +1,417 @@
+"""The ``ensemblekit`` command line, end to end, on sklearn's bundled data as CSV."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sklearn.datasets import load_diabetes, load_digits, load_iris
+from sklearn.metrics import accuracy_score, r2_score
+
+import ensemblekit
+from ensemblekit.cli import cli
+
+TINY = ["--hidden", "8", "--max-iter", "20", "-q"]
+
+
+def run(*args: str, code: int = 0):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code == code, (result.output, result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """CSV files of bundled data, a CSV with strings and missing values, models."""
+    root = tmp_path_factory.mktemp("cli")
+    iris = load_iris(as_frame=True)
+    frame = iris.frame.rename(columns={"target": "species"})
+    frame["species"] = iris.target_names[iris.target]
+    frame.to_csv(root / "iris.csv", index=False)
+    load_diabetes(as_frame=True, scaled=False).frame.to_csv(root / "diabetes.csv",
+                                                            index=False)
+    load_digits(as_frame=True).frame.iloc[:300].to_csv(root / "digits.csv", index=False)
+    rng = np.random.default_rng(0)
+    n = 160
+    shop = pd.DataFrame({
+        "city": rng.choice(["paris", "rome", "oslo"], n),
+        "age": rng.integers(18, 80, n).astype(float),
+        "member": rng.choice([True, False], n),
+        "income": rng.normal(50, 10, n),
+    })
+    shop["bought"] = np.where((shop.city == "paris") | (shop.income > 55), "yes", "no")
+    shop.loc[::9, "city"] = None
+    shop.loc[::7, "age"] = np.nan
+    shop.to_csv(root / "shop.csv", index=False)
+    paths = {name: root / f"{name}.csv" for name in ("iris", "diabetes", "digits", "shop")}
+    run("train", paths["iris"], "--target", "species", "--out", root / "iris.ekm", *TINY,
+        "--plugin", "dropout:rate=0.1", "--early-stopping")
+    run("train", paths["diabetes"], "--out", root / "diabetes.ekm", *TINY,
+        "--solver", "lbfgs")
+    run("train", paths["shop"], "--target", "bought", "--out", root / "shop.ekm", *TINY)
+    paths.update({f"{name}_model": root / f"{name}.ekm"
+                  for name in ("iris", "diabetes", "shop")})
+    paths["root"] = root
+    return paths
+
+
+def _read_predictions(text: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text))
+
+
+# --------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------
+def test_train_without_data_uses_the_bundled_digits():
+    result = run("train", "--hidden", "8", "--max-iter", "3")
+    assert "digits (bundled), 1797 rows x 64 features" in result.stdout
+    assert "classification of 'target', 10 classes" in result.stdout
+    assert "test      360 rows  accuracy" in result.stdout
+
+
+def test_train_summary_names_data_task_and_scores(files):
+    result = run("train", files["diabetes"], "--hidden", "4", "--max-iter", "5",
+                 "--test-size", "0.25")
+    out = result.stdout
+    assert "442 rows x 10 features (10 numeric, 0 categorical)" in out
+    assert "regression of 'target'" in out
+    assert "test      111 rows  R²" in out
+    assert "reached" in result.stderr  # the ConvergenceWarning, shown as one line
+
+
+def test_train_reads_strings_and_missing_values(files):
+    result = run("train", files["shop"], "--target", "bought", "--hidden", "8",
+                 "--max-iter", "5", "--test-size", "0")
+    assert "(2 numeric, 2 categorical)" in result.stdout
+    assert "test" not in result.stdout.split("epochs:")[1]
+
+
+def test_missing_targets_are_dropped_and_reported(files, tmp_path):
+    frame = pd.read_csv(files["iris"])
+    frame.loc[:4, "species"] = np.nan
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    result = run("train", tmp_path / "gaps.csv", "--target", "species", "--hidden", "4",
+                 "--max-iter", "2")
+    assert "145 rows" in result.stdout and "5 rows without a target dropped" in result.stdout
+
+
+def test_plugins_and_estimator_options_reach_the_model(files, tmp_path):
+    out = tmp_path / "m.ekm"
+    run("train", files["digits"], "--out", out, "--hidden", "6,5", "--max-iter", "4",
+        "--solver", "rmsprop", "--batch-norm", "--weight-init", "he", "--dtype", "float32",
+        "--plugin", "dropout:rate=0.25,mode='book'", "--plugin", "weight_decay:alpha=1e-3",
+        "--batch-size", "32", "-q")
+    mlp = ensemblekit.load(out)[-1]
+    assert mlp.hidden_layer_sizes == (6, 5) and mlp.solver == "rmsprop"
+    assert mlp.batch_norm and mlp.weight_init == "he" and mlp.batch_size == 32
+    assert mlp.coefs_[0].dtype == np.float32
+    assert [(n, p.get_params()) for n, p in mlp.plugins_] == [
+        ("dropout", {"rate": 0.25, "mode": "book"}),
+        ("weight_decay", {"alpha": 0.001, "convention": "sklearn"})]
+
+
+def test_verbose_prints_epochs_and_quiet_prints_nothing(files):
+    verbose = run("train", files["iris"], "--target", "species", "--hidden", "4",
+                  "--max-iter", "3", "-v")
+    assert [line.split()[:2] for line in verbose.stderr.splitlines()
+            if line.startswith("epoch ")] == [["epoch", "1/3"], ["epoch", "2/3"],
+                                               ["epoch", "3/3"]]
+    quiet = run("train", files["iris"], "--target", "species", "--hidden", "4",
+                "--max-iter", "3", "-q")
+    assert quiet.output == ""
+
+
+def test_config_file_sets_options_and_command_line_wins(files, tmp_path):
+    config = tmp_path / "train.toml"
+    config.write_text('target = "species"\nhidden = [7, 3]\nmax-iter = 4\nquiet = true\n'
+                      '[plugin.dropout]\nrate = 0.2\n')
+    out = tmp_path / "m.ekm"
+    run("train", files["iris"], "--config", config, "--out", out, "--max-iter", "2")
+    mlp = ensemblekit.load(out)[-1]
+    assert mlp.hidden_layer_sizes == (7, 3) and mlp.max_iter == 2
+    assert mlp.plugins[0].rate == 0.2
+
+
+def test_yaml_config(files, tmp_path):
+    pytest.importorskip("yaml")
+    config = tmp_path / "train.yaml"
+    config.write_text("target: species\nhidden: 5\nmax_iter: 2\nplugin: ['dropout:rate=0.3']\n")
+    run("train", files["iris"], "--config", config, "--out", tmp_path / "m.ekm", "-q")
+    assert ensemblekit.load(tmp_path / "m.ekm")[-1].plugins[0].rate == 0.3
+
+
+# --------------------------------------------------------------------------
+# predict / evaluate: the same numbers as the Python API
+# --------------------------------------------------------------------------
+def test_predict_matches_the_python_api(files):
+    for name, target in (("iris", "species"), ("diabetes", "target")):
+        model = ensemblekit.load(files[f"{name}_model"])
+        frame = pd.read_csv(files[name])
+        expected = model.predict(frame.drop(columns=target))
+        got = _read_predictions(run("predict", files[f"{name}_model"], files[name]).stdout)
+        assert list(got.columns) == [target]
+        if name == "diabetes":  # printed at full precision
+            np.testing.assert_array_equal(got[target].to_numpy(), expected)
+        else:
+            np.testing.assert_array_equal(got[target].to_numpy(dtype=object), expected)
+
+
+def test_predict_on_strings_and_missing_values_matches_the_python_api(files):
+    model = ensemblekit.load(files["shop_model"])
+    frame = pd.read_csv(files["shop"]).drop(columns="bought")
+    frame = frame.astype({"city": object, "member": str})  # categories are text
+    got = _read_predictions(run("predict", files["shop_model"], files["shop"]).stdout)
+    np.testing.assert_array_equal(got["bought"].to_numpy(dtype=object), model.predict(frame))
+
+
+def test_predict_proba_and_out_file(files, tmp_path):
+    out = tmp_path / "pred.csv"
+    result = run("predict", files["iris_model"], files["iris"], "--proba", "--out", out)
+    assert result.stdout == ""
+    got = pd.read_csv(out)
+    assert list(got.columns) == ["species", "proba_setosa", "proba_versicolor",
+                                 "proba_virginica"]
+    model = ensemblekit.load(files["iris_model"])
+    expected = model.predict_proba(pd.read_csv(files["iris"]).drop(columns="species"))
+    np.testing.assert_array_equal(got.iloc[:, 1:].to_numpy(), expected)
+
+
+def test_predict_with_a_model_saved_from_python(files, tmp_path):
+    frame = pd.read_csv(files["diabetes"])
+    X = frame.drop(columns="target")
+    reg = ensemblekit.MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5,
+                                   random_state=0).fit(X, frame["target"])
+    ensemblekit.save(reg, tmp_path / "reg.ekm")
+    got = _read_predictions(run("predict", tmp_path / "reg.ekm", files["diabetes"]).stdout)
+    np.testing.assert_array_equal(got["prediction"].to_numpy(), reg.predict(X))
+
+
+def test_evaluate_json_for_a_classifier(files):
+    metrics = json.loads(run("evaluate", files["iris_model"], files["iris"], "--json").stdout)
+    frame = pd.read_csv(files["iris"])
+    pred = ensemblekit.load(files["iris_model"]).predict(frame.drop(columns="species"))
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(frame["species"], pred))
+    assert metrics["labels"] == ["setosa", "versicolor", "virginica"]
+    assert np.sum(metrics["confusion_matrix"]) == metrics["n_samples"] == 150
+    assert 0 <= metrics["ece"] <= 1 and metrics["log_loss"] > 0
+    assert 0 <= metrics["f1_macro"] <= 1
+
+
+def test_evaluate_json_for_a_regressor_and_plain_text(files):
+    metrics = json.loads(run("evaluate", files["diabetes_model"], files["diabetes"],
+                             "--json").stdout)
+    frame = pd.read_csv(files["diabetes"])
+    pred = ensemblekit.load(files["diabetes_model"]).predict(frame.drop(columns="target"))
+    assert metrics["r2"] == pytest.approx(r2_score(frame["target"], pred))
+    assert metrics["rmse"] == pytest.approx(np.sqrt(np.mean((frame["target"] - pred) ** 2)))
+    text = run("evaluate", files["iris_model"], files["iris"]).stdout
+    assert "accuracy:" in text and "confusion matrix" in text and "virginica" in text
+
+
+# --------------------------------------------------------------------------
+# plugins / report
+# --------------------------------------------------------------------------
+def test_version():
+    assert run("--version").stdout.strip() == f"ensemblekit, version {ensemblekit.__version__}"
+
+
+def test_plugins_lists_builtins_with_their_hooks():
+    listing = json.loads(run("plugins", "--json").stdout)
+    by_name = {row["name"]: row for row in listing["plugins"]}
+    assert by_name["dropout"]["distribution"] == "ensemblekit"
+    assert by_name["dropout"]["version"] == ensemblekit.__version__
+    assert "ensemblekit_forward_hidden" in by_name["dropout"]["hooks"]
+    assert isinstance(listing["failures"], list)
+    assert "weight_decay" in run("plugins").stdout
+
+
+def test_report_writes_plots_and_a_page(files, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "report"
+    run("report", files["iris_model"], "--out", out, "--data", files["iris"])
+    for png in ("loss.png", "validation.png", "confusion.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (out / "index.md").read_text()
+    assert "![Confusion matrix](confusion.png)" in page and "| test |" in page
+    run("report", files["diabetes_model"], "--out", tmp_path / "r2")
+    assert sorted(p.name for p in (tmp_path / "r2").iterdir()) == ["index.md", "loss.png"]
+
+
+# --------------------------------------------------------------------------
+# errors: exit code and one clear line
+# --------------------------------------------------------------------------
+def _error(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr
+    return lines[-1]
+
+
+@pytest.mark.parametrize("make, args, code, message", [
+    (None, ["train", "{root}/nope.csv"], 1, "data file not found: "),
+    (b"", ["train", "{file}"], 1, "is empty"),
+    (b"a,b\n", ["train", "{file}", "-t", "a"], 1, "has no data rows"),
+    (b"\xff\xfe\x00", ["train", "{file}", "-t", "a"], 1, "cannot read"),
+    (None, ["train", "{iris}", "-t", "specis"], 1, "did you mean 'species'?"),
+    (None, ["train", "{iris}"], 2, "name the target column with --target"),
+    (b"x,y\n1,a\n2,a\n3,a\n", ["train", "{file}", "-t", "y"], 1, "has a single class"),
+    (None, ["train", "{iris}", "-t", "species", "--task", "regression"], 1,
+     "'species' is not numeric"),
+    (None, ["train", "{iris}", "-t", "species", "--plugin", "dropuot"], 1,
+     "unknown plugin 'dropuot': did you mean 'dropout'?"),
+    (None, ["train", "{iris}", "-t", "species", "--plugin", "dropout:rat=0.1"], 1,
+     "plugin 'dropout' has no parameter 'rat'"),
+    (None, ["train", "{iris}", "-t", "species", "--plugin", "dropout:rate=1.5"], 1,
+     "The 'rate' parameter of Dropout must be"),
+    (None, ["train", "{iris}", "-t", "species", "--plugin", "dropout:rate"], 2,
+     "expected NAME:KEY=VALUE"),
+    (None, ["train", "{iris}", "-t", "species", "--plugin", "dropout:rate=__import__('os')"],
+     1, "must be a float"),
+    (None, ["train", "--hidden", "10,x"], 2, "expected positive integers"),
+    (None, ["train", "--batch-size", "0"], 2, "positive integer or 'auto'"),
+    (None, ["train", "--weight-init", "zeros"], 2, "glorot, he, xavier"),
+    (b"hiden = 3\n", ["train", "--config", "{file}"], 1, "unknown setting 'hiden'; did you "
+     "mean 'hidden'?"),
+    (None, ["train", "--config", "{root}/nope.toml"], 1, "config file not found"),
+    (None, ["predict", "{root}/nope.ekm", "{iris}"], 1, "model file not found"),
+    (None, ["predict", "{iris}", "{iris}"], 1, "not an ensemblekit model file"),
+    (None, ["predict", "{shop_model}", "{iris}"], 1,
+     "lacks 4 column(s) the model needs: 'age', 'income', 'city', 'member'"),
+    (b"city,age,member,income\nrome,old,True,3\n", ["predict", "{shop_model}", "{file}"], 1,
+     "column 'age' of {file} must be numeric"),
+    (None, ["predict", "{diabetes_model}", "{diabetes}", "--proba"], 2,
+     "--proba needs a classifier"),
+    (b"sepal length (cm),sepal width (cm),petal length (cm),petal width (cm),species\n"
+     b"1,2,3,4,tulip\n", ["evaluate", "{iris_model}", "{file}"], 1,
+     "labels the model never saw: tulip"),
+    (None, ["evaluate", "{iris_model}", "{iris}", "-t", "kind"], 1,
+     "target column 'kind' is not in"),
+])
+def test_user_errors(files, tmp_path, make, args, code, message):
+    file = tmp_path / "data.csv"
+    if args[:2] == ["train", "--config"]:
+        file = tmp_path / "c.toml"
+    if make is not None:
+        file.write_bytes(make)
+    names = {k: str(v) for k, v in files.items()} | {"file": str(file)}
+    result = run(*[a.format(**names) for a in args], code=code)
+    assert message.format(**names) in _error(result)
+
+
+def _model_variant(files, tmp_path, kind: str) -> Path:
+    src = files["iris_model"]
+    bad = tmp_path / f"{kind}.ekm"
+    if kind == "truncated":
+        data = src.read_bytes()
+        bad.write_bytes(data[: len(data) * 2 // 3])
+    elif kind == "tampered":
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bad, "w") as zout:
+            for item in zin.infolist():
+                content = zin.read(item)
+                if item.filename == "arrays.npz":
+                    arrays = dict(np.load(io.BytesIO(content)))
+                    key = next(k for k, a in arrays.items() if a.dtype.kind == "f")
+                    arrays[key] = arrays[key] + 1
+                    buffer = io.BytesIO()
+                    np.savez(buffer, **arrays)
+                    content = buffer.getvalue()
+                zout.writestr(item.filename, content)
+    elif kind == "future":
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bad, "w") as zout:
+            doc = json.loads(zin.read("model.json"))
+            doc["format_version"] = 2
+            zout.writestr("model.json", json.dumps(doc))
+            zout.writestr("arrays.npz", zin.read("arrays.npz"))
+    return bad
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("truncated", "is truncated or corrupted"),
+    ("tampered", "arrays.npz does not match its SHA-256 digest"),
+    ("future", "has model format version 2"),
+])
+def test_damaged_model_files(files, tmp_path, kind, message):
+    bad = _model_variant(files, tmp_path, kind)
+    for command in (["predict", bad, files["iris"]], ["evaluate", bad, files["iris"]],
+                    ["report", bad, "--out", tmp_path / "r"]):
+        assert message in _error(run(*command, code=1))
+
+
+class _Booby:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickle_model_file_is_refused_unexecuted(files, tmp_path):
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "model.ekm"
+    bad.write_bytes(pickle.dumps(_Booby(str(marker))))
+    assert "is a pickle" in _error(run("predict", bad, files["iris"], code=1))
+    assert not marker.exists()
+
+
+def test_unexpected_errors_are_one_line_unless_debug(files, tmp_path):
+    out = tmp_path / "missing-dir" / "m.ekm"
+    args = ["train", files["iris"], "-t", "species", "--out", out, *TINY]
+    line = _error(run(*args, code=1))
+    assert line.startswith("Error: FileNotFoundError:") and "--debug" in line
+    result = CliRunner().invoke(cli, ["--debug", *map(str, args)])
+    assert isinstance(result.exception, FileNotFoundError)
+    assert not out.parent.exists()
+
+
+def test_failed_write_keeps_the_previous_model(files, tmp_path):
+    out = tmp_path / "m.ekm"
+    out.write_bytes(b"previous")
+    run("train", files["iris"], "-t", "species", "--out", out, "--hidden", "4",
+        "--max-iter", "2", "--plugin", "dropout:rate=2", code=1)
+    assert out.read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ekm"]
+
+
+# --------------------------------------------------------------------------
+# the real console script
+# --------------------------------------------------------------------------
+def _console_script() -> str:
+    local = Path(sys.executable).with_name("ensemblekit")
+    found = str(local) if local.exists() else shutil.which("ensemblekit")
+    if found is None:
+        pytest.skip("the ensemblekit console script is not installed")
+    return found
+
+
+@pytest.mark.slow
+def test_console_script_end_to_end(files, tmp_path):
+    script = _console_script()
+    model = tmp_path / "iris.ekm"
+    train = subprocess.run(
+        [script, "train", str(files["iris"]), "--target", "species", "--out", str(model),
+         "--hidden", "6", "--max-iter", "10"],
+        capture_output=True, text=True, timeout=120)
+    assert train.returncode == 0, train.stderr
+    assert f"model written to {model}" in train.stdout
+    pred = subprocess.run([script, "predict", str(model), str(files["iris"])],
+                          capture_output=True, text=True, timeout=120)
+    assert pred.returncode == 0, pred.stderr
+    frame = pd.read_csv(files["iris"])
+    expected = ensemblekit.load(model).predict(frame.drop(columns="species"))
+    np.testing.assert_array_equal(_read_predictions(pred.stdout)["species"].to_numpy(
+        dtype=object), expected)
+    bad = subprocess.run([script, "train", str(files["iris"]), "-t", "specis"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == [
+        f"Error: target column 'specis' is not in {files['iris']}: did you mean "
+        "'species'?"]
