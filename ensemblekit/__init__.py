@@ -11,6 +11,8 @@ WeightDecay, Dropout
     The built-in regularisation plugins.
 EnsembleClassifier, EnsembleRegressor
     Ensembles of networks trained in parallel (joblib, Dask), with uncertainty.
+CoarseToFineSearchCV
+    Random hyper-parameter search that narrows its ranges round by round.
 save, load
     Safe model files (JSON + arrays, never a pickle); see :mod:`ensemblekit.io`.
 """
@@ -24,8 +26,10 @@ from .hookspecs import hookimpl
 from .io import ModelFileError, load, save
 from .mlp import DivergenceWarning, MLPClassifier, MLPRegressor, TrainingDiverged
 from .plugins import Plugin, PluginError, PluginLoadWarning, get_registry
+from .search import CoarseToFineSearchCV
 
 __all__ = [
+    "CoarseToFineSearchCV",
     "DivergenceWarning",
     "Dropout",
     "EnsembleClassifier",
