@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
+import operator
 import os
 import sys
 import threading
@@ -130,6 +132,46 @@ class Registry:
         """Return the registered names, sorted."""
         return sorted(self.plugins)
 
+    def add(self, name: str, plugin_class: type, source: tuple[str, str]) -> None:
+        """Register ``plugin_class`` under ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The name users refer to the plugin by.
+        plugin_class : type
+            A subclass of :class:`Plugin`.
+        source : (str, str)
+            Distribution (or module) and version registering it.
+
+        Raises
+        ------
+        TypeError
+            For an empty name or a class that is not a :class:`Plugin`.
+        PluginError
+            If another class is registered under ``name``; the message names
+            both sources.
+        """
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"plugin name must be a non-empty string, got {name!r}")
+        if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
+            raise TypeError(
+                f"plugin {name!r} must be a subclass of ensemblekit.Plugin, "
+                f"got {plugin_class!r}"
+            )
+        if name in self.plugins and self.plugins[name] is not plugin_class:
+            raise PluginError(
+                f"plugin name {name!r} is registered twice: by "
+                f"{self.sources[name][0]} and by {source[0]}"
+            )
+        self.plugins[name] = plugin_class
+        self.sources[name] = source
+
+    def remove(self, name: str) -> None:
+        """Forget the plugin registered as ``name`` (no error if there is none)."""
+        self.plugins.pop(name, None)
+        self.sources.pop(name, None)
+
     def create(self, name: str, **params: Any) -> Plugin:
         """Instantiate the plugin registered as ``name``.
 
@@ -177,20 +219,7 @@ def _dist_name(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
 
 def _registering_callback(registry: Registry, source: tuple[str, str]) -> Callable:
     def register(name: str, plugin_class: type) -> None:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"plugin name must be a non-empty string, got {name!r}")
-        if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
-            raise TypeError(
-                f"plugin {name!r} must be a subclass of ensemblekit.Plugin, "
-                f"got {plugin_class!r}"
-            )
-        if name in registry.plugins and registry.plugins[name] is not plugin_class:
-            raise PluginError(
-                f"plugin name {name!r} is registered twice: by "
-                f"{registry.sources[name][0]} and by {source[0]}"
-            )
-        registry.plugins[name] = plugin_class
-        registry.sources[name] = source
+        registry.add(name, plugin_class, source)
 
     return register
 
@@ -301,9 +330,28 @@ def get_registry() -> Registry:
 
 def reset_registry() -> None:
     """Forget the process-wide registry; the next use rebuilds it."""
+    set_registry(None)
+
+
+def set_registry(registry: Registry | None) -> Registry | None:
+    """Make ``registry`` the process-wide one (``None``: rebuild on next use).
+
+    Used by :func:`ensemblekit.testing.isolated_registry`.
+
+    Parameters
+    ----------
+    registry : Registry or None
+        The registry :func:`get_registry` returns from now on.
+
+    Returns
+    -------
+    Registry or None
+        The one it replaces.
+    """
     global _REGISTRY
     with _LOCK:
-        _REGISTRY = None
+        previous, _REGISTRY = _REGISTRY, registry
+    return previous
 
 
 # --------------------------------------------------------------------------
@@ -410,7 +458,13 @@ class Hooks:
             return
         pm = _new_manager()
         for name, plugin in plugins:
-            pm.register(plugin, name=name)
+            try:
+                pm.register(plugin, name=name)
+            except pluggy.PluginValidationError as exc:
+                raise PluginError(
+                    f"plugin {name!r} implements a hook with arguments its "
+                    f"specification does not have: {exc}"
+                ) from None
         try:
             pm.check_pending()
         except pluggy.PluginValidationError as exc:
@@ -481,11 +535,15 @@ class DirectHook:
         """Call every implementation with the arguments it asks for."""
         results = []
         for plugin, function, argnames in self.calls:
+            state = _snapshot(self.name, kwargs)
             try:
                 result = function(**{a: kwargs[a] for a in argnames})
             except Exception as exc:
                 raise PluginError(f"plugin {plugin!r} failed in hook {self.name}: "
                                   f"{type(exc).__name__}: {exc}") from exc
+            problem = _state_problem(state, self.name) if state else None
+            if problem:
+                raise _state_error(plugin, problem)
             if result is not None:
                 results.append(result)
         return results
@@ -493,8 +551,9 @@ class DirectHook:
 
 def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager) -> Callable:
     def call(**kwargs: Any) -> Any:
+        state = _snapshot(caller.name, kwargs)
         try:
-            return caller(**kwargs)
+            result = caller(**kwargs)
         except PluginError:
             raise
         except Exception as exc:
@@ -503,8 +562,75 @@ def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager) -> Callable:
                 f"plugin {culprit!r} failed in hook {caller.name}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+        problem = _state_problem(state, caller.name) if state else None
+        if problem:
+            raise _state_error(", ".join(i.plugin_name for i in caller.get_hookimpls()),
+                               problem)
+        return result
 
     return call
+
+
+#: Hook arguments that are the training loop's own arrays, or lists of them.
+#: A hook may change their values (in place) but must not replace, resize or
+#: retype them: the loop and the optimizer keep using the original arrays.
+_STATE_ARGS = ("activation", "delta", "coefs", "intercepts", "coef_grads",
+               "intercept_grads", "params", "grads")
+
+_STATE_ARGS_OF: dict[str, tuple[str, ...]] = {}
+
+_Snapshot = list[tuple[str, Any, tuple, list, list]]
+
+
+def _snapshot(hook: str, kwargs: dict[str, Any]) -> _Snapshot:
+    """Record identity, shape and dtype of the state arrays passed to ``hook``."""
+    names = _STATE_ARGS_OF.get(hook)
+    if names is None:
+        spec = getattr(hookspecs, hook, None)
+        params = inspect.signature(spec).parameters if spec is not None else {}
+        names = _STATE_ARGS_OF[hook] = tuple(a for a in _STATE_ARGS if a in params)
+    state = []
+    for name in names:
+        value = kwargs[name]
+        arrays = value if type(value) is list else (value,)
+        state.append((name, value, tuple(arrays), [a.shape for a in arrays],
+                      [a.dtype for a in arrays]))
+    return state
+
+
+def _state_problem(state: _Snapshot, hook: str) -> str | None:
+    """Say how a state array was replaced, resized or retyped, if it was."""
+    for name, value, before, shapes, dtypes in state:
+        arrays = value if type(value) is list else (value,)
+        if (len(arrays) == len(before) and all(map(operator.is_, arrays, before))
+                and [a.shape for a in arrays] == shapes
+                and [a.dtype for a in arrays] == dtypes):
+            continue
+        problem = (f"{hook} replaced a parameter or gradient array: the list {name} "
+                   f"now holds {len(arrays)} arrays instead of {len(before)}")
+        for i, (array, orig, shape, dtype) in enumerate(zip(arrays, before, shapes,
+                                                            dtypes)):
+            where = f"{name}[{i}]" if type(value) is list else name
+            if array is not orig:
+                problem = (f"{hook} replaced a parameter or gradient array: {where} "
+                           "was rebound to a new array")
+            elif array.shape != shape:
+                problem = f"{hook} resized {where} from {shape} to {array.shape}"
+            elif array.dtype != dtype:
+                problem = f"{hook} changed the dtype of {where} from {dtype} to {array.dtype}"
+            else:
+                continue
+            break
+        return problem
+    return None
+
+
+def _state_error(plugins: str, problem: str) -> PluginError:
+    return PluginError(
+        f"plugin {plugins!r} changed training state it must not: {problem}. "
+        "Hooks must modify the arrays they are given in place (W *= s, "
+        "np.clip(g, a, b, out=g)), never replace, resize or retype them."
+    )
 
 
 def _culprit(exc: BaseException, caller: pluggy.HookCaller,

@@ -7,6 +7,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 
 from ensemblekit import MLPRegressor, Plugin, PluginError, get_registry, hookimpl
+from ensemblekit.testing import parametrize_with_plugin_checks
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -101,3 +102,8 @@ def test_bad_max_norm_is_named(diabetes, max_norm):
     X, y = diabetes
     with pytest.raises(ValueError, match=r"GradClip: max_norm must be a real number > 0"):
         _fit(X, y, [GradClip(max_norm=max_norm)], max_iter=1)
+
+
+@parametrize_with_plugin_checks([GradClip(max_norm=0.1)])
+def test_conformance(plugin, check):
+    check(plugin)

@@ -7,6 +7,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from ensemblekit import MLPClassifier, WeightDecay, get_registry
+from ensemblekit.testing import parametrize_with_plugin_checks
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -80,3 +81,8 @@ def test_bad_parameters_are_named(digits, params, match):
     X, y = digits
     with pytest.raises(ValueError, match=match):
         _fit(X, y, [L1(**params)], max_iter=1)
+
+
+@parametrize_with_plugin_checks([L1(alpha=0.01), L1(alpha=0.01, l1_ratio=0.3)])
+def test_conformance(plugin, check):
+    check(plugin)

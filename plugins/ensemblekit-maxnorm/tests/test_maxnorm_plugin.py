@@ -9,6 +9,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from ensemblekit import Dropout, MLPClassifier, PluginError, get_registry
+from ensemblekit.testing import parametrize_with_plugin_checks
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -91,3 +92,9 @@ def test_bad_parameters_are_named(digits, params, match):
     X, y = digits
     with pytest.raises(ValueError, match=match):
         _fit(X, y, [MaxNorm(**params)], max_iter=1)
+
+
+@parametrize_with_plugin_checks([MaxNorm(max_norm=0.5),
+                                 MaxNorm(max_norm=0.5, include_output=False)])
+def test_conformance(plugin, check):
+    check(plugin)

@@ -7,6 +7,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from ensemblekit import MLPClassifier, Plugin, get_registry, hookimpl
+from ensemblekit.testing import parametrize_with_plugin_checks
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -103,3 +104,8 @@ def test_bad_stddev_is_named(digits, stddev):
     X, y = digits
     with pytest.raises(ValueError, match=r"stddev must be a finite real number >= 0, got"):
         _fit(X, y, [GaussianNoise(stddev=stddev)], max_iter=1)
+
+
+@parametrize_with_plugin_checks([GaussianNoise(stddev=0.3)])
+def test_conformance(plugin, check):
+    check(plugin)
