@@ -26,6 +26,7 @@ scikit-learn, but only for files you trust: unpickling runs code.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import io
@@ -41,13 +42,15 @@ from typing import Any, BinaryIO
 import numpy as np
 import sklearn
 from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelBinarizer, OneHotEncoder, StandardScaler
 
 from . import _layers
-from .mlp import BaseMLP, MLPClassifier, MLPRegressor
-from .plugins import Hooks, Plugin, get_registry
+from .ensemble import EnsembleClassifier, EnsembleRegressor, _BaseEnsemble
+from .mlp import BaseMLP, DivergenceWarning, MLPClassifier, MLPRegressor
+from .plugins import Hooks, Plugin, PluginLoadWarning, get_registry
 
 __all__ = [
     "FORMAT_VERSION",
@@ -67,6 +70,12 @@ _ARRAY_KINDS = "biufcU"  # bool, ints, floats, complex, fixed-width unicode
 _BUILTIN_TYPES: dict[str, type] = {"bool": bool, "int": int, "float": float,
                                    "str": str, "object": object}
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # same model, same bytes
+# warning categories that may appear in fitted diagnostics (ensembles' member_status_)
+_WARNINGS: dict[str, type] = {
+    c.__name__: c for c in (
+        *(v for v in vars(builtins).values()
+          if isinstance(v, type) and issubclass(v, Warning)),
+        ConvergenceWarning, DataConversionWarning, DivergenceWarning, PluginLoadWarning)}
 
 
 class ModelFileError(ValueError):
@@ -205,6 +214,39 @@ register_estimator("ensemblekit.MLPClassifier", MLPClassifier,
                    ignore=_MLP_IGNORE, restore=_restore_mlp)
 register_estimator("ensemblekit.MLPRegressor", MLPRegressor, fitted=_MLP_FITTED,
                    ignore=_MLP_IGNORE, restore=_restore_mlp)
+
+
+def _restore_ensemble(est: _BaseEnsemble) -> None:
+    """Check an ensemble read from a file and rebuild its combining hooks."""
+    est._validate_params()
+    if not hasattr(est, "estimators_"):
+        return
+    if not est.estimators_:
+        raise ValueError("the ensemble has no members")
+    for i, member in enumerate(est.estimators_):
+        if getattr(member, "n_features_in_", None) != est.n_features_in_:
+            raise ValueError(f"member {i} reads {getattr(member, 'n_features_in_', None)} "
+                             f"features, the ensemble {est.n_features_in_}")
+        if hasattr(est, "classes_") and not np.array_equal(member.classes_, est.classes_):
+            raise ValueError(f"member {i} has classes {member.classes_}, the ensemble "
+                             f"{est.classes_}")
+    roles = [(role, plugin) for role, plugin in (
+        ("combiner", est.combiner_), ("sampler", est.sampler_),
+        ("strategy", est.strategy_)) if plugin is not None]
+    hooks = Hooks(roles)
+    est._combine = hooks.direct("ensemblekit_combine")
+    est._member_outputs = hooks.direct("ensemblekit_member_outputs")
+
+
+_ENSEMBLE_FITTED = ("n_features_in_", "feature_names_in_", "estimators_", "member_seeds_",
+                    "member_status_", "diverged_members_", "combiner_", "sampler_",
+                    "strategy_")
+register_estimator("ensemblekit.EnsembleClassifier", EnsembleClassifier,
+                   fitted=(*_ENSEMBLE_FITTED, "classes_"),
+                   ignore=("_combine", "_member_outputs"), restore=_restore_ensemble)
+register_estimator("ensemblekit.EnsembleRegressor", EnsembleRegressor,
+                   fitted=_ENSEMBLE_FITTED, ignore=("_combine", "_member_outputs"),
+                   restore=_restore_ensemble)
 register_estimator("sklearn.LabelBinarizer", LabelBinarizer,
                    fitted=("classes_", "y_type_", "sparse_input_"))
 # the preprocessing ``ensemblekit train`` builds: every fitted attribute these
@@ -245,6 +287,10 @@ class _Encoder:
             return self._array(value, where)
         if isinstance(value, np.dtype):
             return {"$": "dtype", "dtype": value.str}
+        if isinstance(value, type) and issubclass(value, Warning):
+            # an unknown category is stored as its nearest standard base class
+            known = next(c for c in value.__mro__ if c.__name__ in _WARNINGS)
+            return {"$": "warning", "name": known.__name__}
         if isinstance(value, type):
             return self._type(value, where)
         if isinstance(value, slice):
@@ -412,6 +458,11 @@ class _Decoder:
         if obj["name"] not in _BUILTIN_TYPES:
             raise ValueError(f"{where}: type {obj['name']!r} is not allowed")
         return _BUILTIN_TYPES[obj["name"]]
+
+    def _warning(self, obj: dict, where: str) -> type:
+        if obj["name"] not in _WARNINGS:
+            raise ValueError(f"{where}: warning category {obj['name']!r} is not allowed")
+        return _WARNINGS[obj["name"]]
 
     def _slice(self, obj: dict, where: str) -> slice:
         args = [self(a, where) for a in obj["args"]]

@@ -398,3 +398,29 @@ def test_zip_without_a_model_is_refused(tmp_path):
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "nope.ekm")
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"bootstrap": True, "combiner": "vote"}, {"combiner": "geometric_mean"},
+    {"strategy": "snapshot"}, {"strategy": "mc_dropout"},
+])
+def test_ensemble_classifier_round_trip_is_exact(kw, iris, tmp_path):
+    from ensemblekit import EnsembleClassifier
+
+    X, y = iris
+    member = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, plugins=[Dropout(0.2)])
+    ens = EnsembleClassifier(member, n_estimators=3, random_state=0, **kw).fit(X, y)
+    loaded = _round_trip(ens, X, tmp_path)
+    assert loaded.member_seeds_ == ens.member_seeds_
+    assert loaded.member_status_[0]["warnings"] == ens.member_status_[0]["warnings"]
+
+
+def test_ensemble_regressor_round_trip_keeps_the_spread(diabetes, tmp_path):
+    from ensemblekit import EnsembleRegressor
+
+    X, y = diabetes
+    ens = EnsembleRegressor(MLPRegressor(hidden_layer_sizes=(4,), max_iter=5),
+                            n_estimators=3, bootstrap=True, random_state=0).fit(X, y)
+    loaded = _round_trip(ens, X, tmp_path)
+    np.testing.assert_array_equal(loaded.predict(X, return_std=True)[1],
+                                  ens.predict(X, return_std=True)[1])
