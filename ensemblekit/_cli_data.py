@@ -27,6 +27,8 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from .metrics import expected_calibration_error
+
 __all__ = [
     "build_preprocessor",
     "classification_metrics",
@@ -238,23 +240,6 @@ def final_estimator(model: Any) -> Any:
     return model[-1] if isinstance(model, Pipeline) else model
 
 
-def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray,
-                               classes: np.ndarray, n_bins: int = 15) -> float:
-    """Top-label expected calibration error with equal-width confidence bins.
-
-    ``sum_b |accuracy_b - confidence_b| * n_b / n`` over ``n_bins`` bins of
-    the predicted class's probability.
-    """
-    confidence = proba.max(axis=1)
-    correct = classes[proba.argmax(axis=1)] == y_true
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    total = 0.0
-    for b in np.unique(bins):
-        in_bin = bins == b
-        total += abs(correct[in_bin].mean() - confidence[in_bin].mean()) * in_bin.mean()
-    return float(total)
-
-
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
                            classes: np.ndarray) -> dict[str, Any]:
     """Accuracy, macro F1, log-loss, ECE and the confusion matrix."""
@@ -270,7 +255,7 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
         "f1_macro": float(f1_score(y_true, pred, average="macro", labels=classes,
                                    zero_division=0)),
         "log_loss": float(log_loss(y_true, proba, labels=classes)),
-        "ece": expected_calibration_error(y_true, proba, classes),
+        "ece": float(expected_calibration_error(y_true, proba, labels=classes)),
         "labels": [_plain(c) for c in classes],
         "confusion_matrix": confusion_matrix(y_true, pred, labels=classes).tolist(),
     }
