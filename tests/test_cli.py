@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -415,3 +416,16 @@ def test_console_script_end_to_end(files, tmp_path):
     assert bad.stderr.strip().splitlines() == [
         f"Error: target column 'specis' is not in {files['iris']}: did you mean "
         "'species'?"]
+
+
+def test_every_command_and_option_is_documented():
+    page = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    missing = []
+    for name, command in cli.commands.items():
+        if f"## `ensemblekit {name}" not in page:
+            missing.append(name)
+        for param in command.params:
+            for opt in (*param.opts, *param.secondary_opts):
+                if opt.startswith("-") and not re.search(rf"(?<![\w-]){opt}(?![\w-])", page):
+                    missing.append(f"{name} {opt}")
+    assert not missing, f"not in docs/cli.md: {missing}"
