@@ -472,8 +472,7 @@ class Hooks:
                 f"plugin {exc.plugin!r} implements a hook that does not exist: {exc}"
             ) from None
         if _flag("ENSEMBLEKIT_TRACE_PLUGINS"):
-            pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
-            pm.enable_tracing()
+            pm.add_hookcall_monitoring(_trace_call, lambda *args: None)
         self._pm = pm
         for hook in _TRAINING_HOOKS:
             caller = getattr(pm.hook, hook)
@@ -543,7 +542,7 @@ class DirectHook:
                                   f"{type(exc).__name__}: {exc}") from exc
             problem = _state_problem(state, self.name) if state else None
             if problem:
-                raise _state_error(plugin, problem)
+                raise _state_error(f"plugin {plugin!r}", problem)
             if result is not None:
                 results.append(result)
         return results
@@ -564,8 +563,11 @@ def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager) -> Callable:
             ) from exc
         problem = _state_problem(state, caller.name) if state else None
         if problem:
-            raise _state_error(", ".join(i.plugin_name for i in caller.get_hookimpls()),
-                               problem)
+            names = [i.plugin_name for i in caller.get_hookimpls()]
+            who = (f"plugin {names[0]!r}" if len(names) == 1 else
+                   f"one of the plugins implementing {caller.name} "
+                   f"({', '.join(map(repr, names))})")
+            raise _state_error(who, problem)
         return result
 
     return call
@@ -625,12 +627,29 @@ def _state_problem(state: _Snapshot, hook: str) -> str | None:
     return None
 
 
-def _state_error(plugins: str, problem: str) -> PluginError:
+def _state_error(who: str, problem: str) -> PluginError:
     return PluginError(
-        f"plugin {plugins!r} changed training state it must not: {problem}. "
+        f"{who} changed training state it must not: {problem}. "
         "Hooks must modify the arrays they are given in place (W *= s, "
         "np.clip(g, a, b, out=g)), never replace, resize or retype them."
     )
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return repr(value)
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"<{type(value).__name__} {value.shape} {value.dtype}>"
+    if isinstance(value, list):
+        return f"<list of {len(value)}>"
+    return f"<{type(value).__name__}>"
+
+
+def _trace_call(hook: str, impls: list[pluggy.HookImpl], kwargs: dict[str, Any]) -> None:
+    """``ENSEMBLEKIT_TRACE_PLUGINS``: one line per hook call, to standard error."""
+    args = ", ".join(f"{k}={_describe(v)}" for k, v in kwargs.items())
+    plugins = ", ".join(i.plugin_name for i in reversed(impls))
+    sys.stderr.write(f"ensemblekit: {hook}({args}) -> {plugins}\n")
 
 
 def _culprit(exc: BaseException, caller: pluggy.HookCaller,

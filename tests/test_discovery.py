@@ -1,0 +1,299 @@
+"""Plugin discovery with real (on-disk) distributions: broken plugins, switches, state guard.
+
+Each test writes plugin modules and ``*.dist-info`` folders (METADATA +
+entry_points.txt) to a temporary directory on ``sys.path``:
+``importlib.metadata`` finds them exactly as it finds pip-installed
+distributions.
+"""
+
+import importlib
+import importlib.metadata
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+from ensemblekit import (
+    Dropout,
+    MLPClassifier,
+    Plugin,
+    PluginError,
+    PluginLoadWarning,
+    WeightDecay,
+    hookimpl,
+)
+from ensemblekit.plugins import build_registry
+from ensemblekit.testing import isolated_registry
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+GOOD = '''
+from ensemblekit import Plugin, hookimpl
+
+class Good(Plugin):
+    name = "good"
+
+    def __init__(self, scale=1.0):
+        self.scale = scale
+
+    @hookimpl
+    def ensemblekit_after_step(self, estimator):
+        for W in estimator.coefs_:
+            W *= self.scale
+
+@hookimpl
+def ensemblekit_register_plugins(register):
+    register("good", Good)
+'''
+
+BROKEN = {
+    "import_error": "import numpy_extras_that_do_not_exist\n",
+    "bad_signature": '''
+from ensemblekit import hookimpl
+
+@hookimpl
+def ensemblekit_register_plugins(register, registry):
+    pass
+''',
+    "misspelled": '''
+from ensemblekit import hookimpl
+
+@hookimpl
+def ensemblekit_register_plugin(register):
+    pass
+''',
+    "raising": '''
+from ensemblekit import Plugin, hookimpl
+
+class Half(Plugin):
+    name = "half"
+
+@hookimpl
+def ensemblekit_register_plugins(register):
+    register("half", Half)
+    raise RuntimeError("config file missing")
+''',
+    "duplicate": '''
+from ensemblekit import Plugin, hookimpl
+
+class MyDropout(Plugin):
+    name = "dropout"
+
+@hookimpl
+def ensemblekit_register_plugins(register):
+    register("dropout", MyDropout)
+''',
+    "not_a_plugin": '''
+from ensemblekit import hookimpl
+
+@hookimpl
+def ensemblekit_register_plugins(register):
+    register("thing", dict)
+''',
+}
+
+MESSAGES = {
+    "import_error": "ModuleNotFoundError: No module named 'numpy_extras_that_do_not_exist'",
+    "bad_signature": "registry",
+    "misspelled": "unknown hook 'ensemblekit_register_plugin'",
+    "raising": "RuntimeError: config file missing",
+    "duplicate": "plugin name 'dropout' is registered twice: by ensemblekit and by "
+                 "ensemblekit-duplicate",
+    "not_a_plugin": "plugin 'thing' must be a subclass of ensemblekit.Plugin",
+}
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """Install fake distributions into a fresh directory on sys.path."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    written = []
+
+    def install(kind: str, source: str) -> str:
+        dist = f"ensemblekit-{kind.replace('_', '-')}"
+        module = f"ekfake_{kind}_{tmp_path.name.replace('-', '_')}"
+        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+        info = tmp_path / f"{dist.replace('-', '_')}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[ensemblekit]\n{kind} = {module}\n")
+        written.append(module)
+        importlib.invalidate_caches()
+        return dist
+
+    yield install
+    for module in written:
+        sys.modules.pop(module, None)
+
+
+def _fake_entry_points():
+    return [ep for ep in importlib.metadata.entry_points(group="ensemblekit")
+            if ep.value.startswith("ekfake_")]
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_a_broken_distribution_is_skipped_by_name(site, kind):
+    site("good", GOOD)
+    dist = site(kind, BROKEN[kind])
+    with pytest.warns(PluginLoadWarning) as record:
+        registry = build_registry(entry_points=_fake_entry_points())
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 1
+    assert f"plugin {kind!r} from distribution {dist!r} failed to load" in messages[0]
+    assert MESSAGES[kind] in messages[0]
+    assert registry.failures == [{"name": kind, "distribution": dist,
+                                  "error": messages[0].split("skipped: ")[1]}]
+    # the built-ins and the other distribution still work, nothing half-registered
+    assert registry.plugins["dropout"] is Dropout
+    assert registry.plugins["weight_decay"] is WeightDecay
+    assert registry.sources["good"] == ("ensemblekit-good", "1.0")
+    assert "half" not in registry.plugins and "thing" not in registry.plugins
+
+
+def test_the_others_still_train_by_name(site):
+    site("good", GOOD)
+    for kind in BROKEN:
+        site(kind, BROKEN[kind])
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(PluginLoadWarning):
+        with isolated_registry(_fake_entry_points()) as registry:
+            assert len(registry.failures) == len(BROKEN)
+            clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0,
+                                plugins=["good", "dropout"])
+            clf.set_params(plugins__good__scale=0.5).fit(X, y)
+    assert type(clf.plugins_[0][1]).__name__ == "Good"
+    assert clf.plugins_[0][1].scale == 0.5
+
+
+def test_strict_mode_raises_naming_the_distribution(site, monkeypatch):
+    site("import_error", BROKEN["import_error"])
+    monkeypatch.setenv("ENSEMBLEKIT_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="plugin 'import_error' from distribution "
+                                          "'ensemblekit-import-error' failed to load"):
+        build_registry(entry_points=_fake_entry_points())
+
+
+def test_autoload_of_installed_distributions_and_its_switches(site, monkeypatch):
+    site("good", GOOD)
+    site("duplicate", BROKEN["duplicate"])
+    with pytest.warns(PluginLoadWarning, match="registered twice"):
+        assert "good" in build_registry().plugins  # found among installed distributions
+    monkeypatch.setenv("ENSEMBLEKIT_LOAD_PLUGINS", "ensemblekit-good, l1")  # dist or name
+    allowed = build_registry()
+    assert {"good", "l1"} <= set(allowed.plugins) and not allowed.failures
+    assert "maxnorm" not in allowed.plugins
+    monkeypatch.setenv("ENSEMBLEKIT_LOAD_PLUGINS", "")
+    assert build_registry().names() == build_registry(entry_points=[]).names()
+    monkeypatch.delenv("ENSEMBLEKIT_LOAD_PLUGINS")
+    monkeypatch.setenv("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert "good" not in build_registry().plugins
+    monkeypatch.setenv("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD", "0")  # "0" means off
+    with pytest.warns(PluginLoadWarning):
+        assert "good" in build_registry().plugins
+
+
+def test_disable_autoload_hides_an_installed_package_in_a_new_process():
+    code = ("from ensemblekit import get_registry; r = get_registry(); "
+            "print(sorted(r.plugins)); print(r.failures)")
+    env = {**os.environ, "ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert "'dropout'" in off and "'weight_decay'" in off
+    assert "'l1'" not in off and "'maxnorm'" not in off
+    from ensemblekit import get_registry
+    assert "l1" in get_registry().plugins  # installed, and found without the switch
+
+
+def test_tracing_prints_hook_calls(monkeypatch, capsys):
+    monkeypatch.setenv("ENSEMBLEKIT_TRACE_PLUGINS", "1")
+    X, y = load_iris(return_X_y=True)
+    MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, plugins=[WeightDecay()]).fit(X, y)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1  # one epoch, one batch of 150 rows: one penalty call
+    assert lines[0].startswith("ensemblekit: ensemblekit_penalty(estimator=<MLPClassifier>, "
+                               "coefs=<list of 2>, ")
+    assert lines[0].endswith("n_samples=150) -> weight_decay")
+
+
+# --------------------------------------------------------------------------
+# training-time contract: bad signatures and state a plugin must not change
+# --------------------------------------------------------------------------
+class _BadArgument(Plugin):
+    name = "badarg"
+
+    @hookimpl
+    def ensemblekit_after_step(self, estimator, weights):
+        pass
+
+
+def test_bad_hook_argument_is_a_plugin_error():
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(PluginError, match=r"(?s)plugin 'badarg' implements a hook with "
+                                          r"arguments its specification does not have.*"
+                                          r"weights"):
+        MLPClassifier(plugins=[_BadArgument()]).fit(X, y)
+    MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, plugins=[Dropout()]).fit(X, y)
+
+
+class _Vandal(Plugin):
+    """Does one forbidden thing to the training state, chosen by ``act``."""
+
+    name = "vandal"
+
+    def __init__(self, act="resize"):
+        self.act = act
+
+    @hookimpl
+    def ensemblekit_after_step(self, params):
+        if self.act == "resize":
+            params[0].shape = (-1,)
+        elif self.act == "retype":
+            params[1].dtype = np.int64
+
+    @hookimpl
+    def ensemblekit_before_step(self, grads):
+        if self.act == "append":
+            grads.append(np.zeros(3))
+
+    @hookimpl
+    def ensemblekit_penalty(self, coef_grads):
+        if self.act == "rebind_grad":
+            coef_grads[0] = coef_grads[0] + 1.0  # the gradient would be silently lost
+        return 0.0
+
+    @hookimpl
+    def ensemblekit_forward_hidden(self, activation):
+        if self.act == "resize_activation":
+            activation.shape = (activation.size,)
+
+
+@pytest.mark.parametrize("act, solver, match", [
+    ("resize", "sgd", r"ensemblekit_after_step resized params\[0\] from \(4, 5\) to \(20,\)"),
+    ("retype", "adam", r"ensemblekit_after_step changed the dtype of params\[1\] from "
+                       r"float64 to int64"),
+    ("append", "sgd", r"ensemblekit_before_step replaced a parameter or gradient array: "
+                      r"the list grads now holds 5 arrays instead of 4"),
+    ("rebind_grad", "adam", r"ensemblekit_penalty replaced a parameter or gradient array: "
+                            r"coef_grads\[0\] was rebound"),
+    ("rebind_grad", "lbfgs", r"ensemblekit_penalty replaced a parameter or gradient array: "
+                             r"coef_grads\[0\] was rebound"),
+    ("resize_activation", "sgd", r"ensemblekit_forward_hidden resized activation"),
+])
+def test_changing_training_state_is_a_clear_error(act, solver, match):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(PluginError, match=r"plugin 'vandal' changed training state it must "
+                                          r"not: " + match):
+        MLPClassifier(hidden_layer_sizes=(5,), solver=solver, max_iter=3, alpha=0.0,
+                      plugins=[_Vandal(act)]).fit(X, y)
+
+
+def test_state_change_with_several_implementations_names_them_all():
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(PluginError, match=r"one of the plugins implementing "
+                                          r"ensemblekit_penalty \('vandal', 'weight_decay'\)"):
+        MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, alpha=1e-3,
+                      plugins=[_Vandal("rebind_grad")]).fit(X, y)
