@@ -10,6 +10,7 @@ import argparse
 import functools
 import importlib
 import importlib.util
+import os
 import re
 import time
 from collections.abc import Callable
@@ -152,7 +153,8 @@ the notes markers at the end is written by hand (regenerating keeps it). Section
 * **The roof.** *numpy matmuls only* runs just the matrix products of the same training
   (forward, weight gradients, deltas) into preallocated buffers: the floor for a numpy
   MLP with this BLAS. GFLOP/s counts 6 x weights x samples per epoch (forward 2, backward
-  4), against numpy's GEMM peak measured in the same run.
+  4), against a 2048 x 2048 numpy product timed in every round (so what else the machine
+  was doing hits the peak and the contenders alike).
 
 Run it: `python -m benchmarks` (all sections, a few minutes), `--quick` (small sizes),
 `--only mnist-like --only profile`, `--rounds 9`, `--no-torch`, `--write-docs`.
@@ -219,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         results.append(available[name](config))
         print(f"({name}: {time.perf_counter() - start:.0f} s)")
+    # other work on the machine skews a run: say how busy it was at the end too
+    machine.rows.append(["load average at end (1 min)", f"{os.getloadavg()[0]:.2f}"])
     metrics = {k: v for r in results for k, v in r.metrics.items()}
     targets = targets_table(metrics)
     if targets.rows:

@@ -347,6 +347,44 @@ class MatmulFloor:
                               out=self.deltas[i - 1][:n])
 
 
+class GemmProbe:
+    """One square product per :meth:`epoch`, timed among the contenders.
+
+    Measuring the GEMM peak inside every round, next to the epochs, makes the
+    "% of GEMM peak" of a round immune to what else the machine was doing.
+
+    Parameters
+    ----------
+    n : int
+        Matrix size.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.name = f"numpy GEMM {n}x{n} (peak probe)"
+        self.flops = 2.0 * n ** 3
+
+    def start(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Allocate the operands in ``X``'s dtype and run one product.
+
+        Parameters
+        ----------
+        X : ndarray
+            Only its dtype is used.
+        y : ndarray
+            Unused.
+        """
+        rng = np.random.default_rng(0)
+        self.a = rng.standard_normal((self.n, self.n)).astype(X.dtype)
+        self.b = rng.standard_normal((self.n, self.n)).astype(X.dtype)
+        self.out = np.empty_like(self.a)
+        self.epoch()
+
+    def epoch(self) -> None:
+        """One product."""
+        np.matmul(self.a, self.b, out=self.out)
+
+
 def training_contenders(hidden: tuple[int, ...], batch_size: int,
                         with_torch: bool) -> list[Any]:
     """Every contender of the epoch comparison, PyTorch only when asked and installed.

@@ -21,16 +21,12 @@ class RunConfig:
         Include PyTorch when it is installed.
     emit : callable
         Where progress lines and finished tables are printed.
-    peaks : dict
-        GEMM peak GFLOP/s by dtype name, measured once per run and shared by
-        the sections.
     """
 
     quick: bool = False
     rounds: int = 5
     torch: bool = True
     emit: Callable[[str], None] = print
-    peaks: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
