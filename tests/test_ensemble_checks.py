@@ -6,11 +6,13 @@ regressor's members need 32 units and 200 epochs to pass
 ``MLPRegressor`` does.
 """
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ensemblekit import EnsembleClassifier, EnsembleRegressor, MLPClassifier, MLPRegressor
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks([
     EnsembleClassifier(MLPClassifier(hidden_layer_sizes=(16,), max_iter=100), n_estimators=2),
     EnsembleRegressor(MLPRegressor(hidden_layer_sizes=(32,), max_iter=200), n_estimators=2),
