@@ -1,0 +1,58 @@
+"""The plugin-author pages tell the truth: the tutorial's listings are the real package."""
+
+import pathlib
+import re
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+ROOT = pathlib.Path(__file__).parents[1]
+TUTORIAL = ROOT / "docs" / "plugins-tutorial.md"
+PACKAGE = ROOT / "plugins" / "ensemblekit-maxnorm"
+
+
+def _blocks(language: str) -> list[str]:
+    text = TUTORIAL.read_text()
+    return re.findall(rf"^```{language}\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+
+
+def _block_with(text: str) -> str:
+    (block,) = [b for b in _blocks("python") if text in b]
+    return block
+
+
+def test_tutorial_pyproject_is_the_package_s():
+    assert (PACKAGE / "pyproject.toml").read_text() in _blocks("toml")
+
+
+def test_tutorial_complete_module_is_the_package_s():
+    module = (PACKAGE / "ensemblekit_maxnorm.py").read_text()
+    assert module == _block_with('"""Max-norm weight constraint for ensemblekit.')
+
+
+def test_tutorial_test_file_tests_what_the_package_does():
+    namespace: dict = {}
+    exec(compile(_block_with("def test_conformance"), "tutorial tests", "exec"),  # noqa: S102
+         namespace)
+    plain = [name for name in namespace if name.startswith("test_") and
+             not hasattr(namespace[name], "pytestmark")]
+    assert plain == ["test_bound_holds_after_fit", "test_lbfgs_is_refused"]
+    for name in plain:
+        namespace[name]()
+
+
+@pytest.mark.parametrize("page", ["plugins-tutorial", "plugins-testing", "plugins-security"])
+def test_pages_are_in_the_table_of_contents(page):
+    index = (ROOT / "docs" / "index.md").read_text()
+    toctree = index[index.index("{toctree}"):]
+    assert any(page == entry or (entry.endswith("*") and page.startswith(entry[:-1]))
+               for entry in toctree.split())
+
+
+def test_every_switch_is_on_the_security_page():
+    security = (ROOT / "docs" / "plugins-security.md").read_text()
+    plugins_py = (ROOT / "ensemblekit" / "plugins.py").read_text()
+    switches = set(re.findall(r"ENSEMBLEKIT_[A-Z_]+", plugins_py))
+    assert len(switches) == 4
+    assert all(f"`{s}=" in security for s in switches)
