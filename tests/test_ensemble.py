@@ -5,7 +5,9 @@ seconds; parallel backends and faults are in ``test_ensemble_parallel.py``.
 """
 
 import pickle
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -440,3 +442,17 @@ def test_member_warnings_do_not_leak_filters(digits):
     before = list(warnings.filters)
     EnsembleClassifier(book_member(max_iter=2), n_estimators=2).fit(Xtr, ytr)
     assert warnings.filters == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["ensembles.md", "dask.md"])
+def test_the_examples_of_the_ensemble_pages_run(page):
+    """Every fenced ``python`` block of the page runs, in order, in one namespace."""
+    pytest.importorskip("distributed")
+    text = (Path(__file__).resolve().parent.parent / "docs" / page).read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    assert blocks
+    namespace = {"__name__": f"docs_{page[:-3]}"}
+    with warnings.catch_warnings():
+        for i, block in enumerate(blocks):
+            exec(compile(block, f"{page}, python block {i + 1}", "exec"), namespace)
