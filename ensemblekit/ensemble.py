@@ -95,11 +95,15 @@ class EnsembleFitError(RuntimeError):
 # --------------------------------------------------------------------------
 def _training_status(member: Any) -> dict[str, Any]:
     """Loss curve, convergence and divergence of a fitted member, as data."""
-    curve = [float(v) for v in (getattr(member, "loss_curve_", None)
-                                or [getattr(member, "loss_", np.nan)])]
+    curve = getattr(member, "loss_curve_", None)
+    if curve is None:  # L-BFGS: the final loss; an estimator that is no MLP: nothing
+        curve = [member.loss_] if hasattr(member, "loss_") else []
+    curve = [float(v) for v in curve]
     finite = bool(np.isfinite(curve).all())
-    exploded = finite and curve[-1] > EXPLODING_FACTOR * max(curve[0], np.finfo(float).tiny)
-    n_iter = int(getattr(member, "n_iter_", 0))
+    exploded = finite and bool(curve) and (
+        curve[-1] > EXPLODING_FACTOR * max(curve[0], np.finfo(float).tiny))
+    n_iter = getattr(member, "n_iter_", None)  # an array for some estimators, or None
+    n_iter = 0 if n_iter is None else int(np.max(n_iter))
     max_iter = getattr(member, "max_iter", None)
     return {
         "loss_curve": curve,

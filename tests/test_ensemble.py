@@ -14,6 +14,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
@@ -348,6 +349,17 @@ def test_default_estimator_is_an_ensemblekit_mlp():
     reg = EnsembleRegressor(n_estimators=2, random_state=0).fit(X[:, :3], X[:, 3])
     assert all(type(m) is MLPRegressor for m in reg.estimators_)
     assert ens.score(X, y) > 0.9
+
+
+def test_any_scikit_learn_estimator_can_be_a_member():
+    X, y = load_iris(return_X_y=True)
+    ens = EnsembleClassifier(LogisticRegression(max_iter=500), n_estimators=3, bootstrap=True,
+                             random_state=0).fit(X, y)
+    assert ens.diverged_members_ == [] and ens.score(X, y) > 0.9
+    assert all(s["converged"] and s["loss_curve"] == [] for s in ens.member_status_)
+    reg = EnsembleRegressor(Ridge(), n_estimators=2, bootstrap=True, random_state=0)
+    mean, std = reg.fit(X[:, :3], X[:, 3]).predict(X[:, :3], return_std=True)
+    assert (std > 0).all() and mean.shape == (150,)
 
 
 # --------------------------------------------------------------------------
