@@ -589,3 +589,6 @@ def report(model_file: str, out_dir: str, data: str | None, target: str | None) 
                                        metrics)
     for path in written:
         click.echo(str(path))
+
+
+from . import _cli_research  # noqa: E402,F401  (adds the search and reproduce commands)

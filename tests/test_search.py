@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
@@ -261,3 +262,67 @@ def test_bad_settings_are_named(iris, settings, message):
                                   **settings)
     with pytest.raises(ValueError, match=message):
         search.fit(X, y)
+
+
+# --------------------------------------------------------------------------
+# ensemblekit search (the command line)
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def iris_csv(tmp_path_factory):
+    frame = load_iris(as_frame=True).frame.rename(columns={"target": "species"})
+    path = tmp_path_factory.mktemp("search") / "iris.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _search_cli(*args):
+    from click.testing import CliRunner
+
+    from ensemblekit.cli import cli
+
+    return CliRunner().invoke(cli, ["search", *map(str, args)])
+
+
+def test_cli_search_on_a_csv_writes_rounds_and_a_plot(iris_csv, tmp_path):
+    out, plot = tmp_path / "search.json", tmp_path / "rounds.png"
+    result = _search_cli(
+        iris_csv, "--target", "species", "--hidden", "8", "--solver", "lbfgs",
+        "--max-iter", "100", "--param", "alpha=1e-5:10:log", "--param",
+        "activation=relu,tanh", "--rounds", "2", "--candidates", "4", "--top-k", "2",
+        "--out", out, "--plot", plot)
+    assert result.exit_code == 0, result.output
+    assert "round 1: alpha [1e-05, 10] log, activation {'relu', 'tanh'}" in result.output
+    assert "round 2:" in result.output and "test " in result.output
+    record = json.loads(out.read_text())
+    assert len(record["trials"]) == 8 and len(record["ranges"]) == 2
+    assert set(record["best_params"]) == {"alpha", "activation"}
+    assert record["test"]["accuracy"] > 0.8
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_search_adds_the_plugin_its_parameters_name(iris_csv, tmp_path):
+    out = tmp_path / "search.json"
+    result = _search_cli(
+        iris_csv, "-t", "species", "--hidden", "8", "--solver", "lbfgs", "--max-iter", "50",
+        "--param", "plugins__dropout__rate=0.0:0.5:linear", "--rounds", "1",
+        "--candidates", "2", "--top-k", "1", "--test-size", "0", "--out", out)
+    assert result.exit_code == 0, result.output
+    rate = json.loads(out.read_text())["best_params"]["plugins__dropout__rate"]
+    assert 0 <= rate <= 0.5
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--param", "alpha"], 2, "expected NAME=LOW:HIGH:log|linear"),
+    (["--param", "alpha=1:2"], 2, "a range is LOW:HIGH:log|linear[:int]"),
+    (["--param", "alpha=a:b:log"], 2, "the bounds of 'alpha' must be numbers"),
+    (["--param", "alpha=1:0.1:log"], 1, "empty or inverted: low=1.0"),
+    (["--param", "alpha=0:1:log"], 1, "must be positive"),
+    (["--param", "alpah=0.1:1:log"], 1, "unknown parameter(s) ['alpah']"),
+    ([], 2, "give at least one --param"),
+])
+def test_cli_search_bad_input_is_one_clear_line(iris_csv, args, code, message):
+    result = _search_cli(iris_csv, "-t", "species", "--solver", "lbfgs", "--rounds", "1",
+                         "--candidates", "2", "--top-k", "1", *args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output

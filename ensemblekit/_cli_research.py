@@ -1,0 +1,226 @@
+"""The ``search`` and ``reproduce`` commands, attached to the ``ensemblekit`` group.
+
+``search`` runs :class:`~ensemblekit.CoarseToFineSearchCV` over the model that
+``train`` builds (same options, same preprocessing pipeline); ``reproduce``
+runs the chapter-6 experiments of :mod:`ensemblekit.reproduce`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from . import _cli_data as data_
+from . import reproduce as reproduce_
+from .cli import (
+    _build_model,
+    _echo_metrics,
+    _literal,
+    _scores,
+    _split,
+    _split_top_level,
+    cli,
+    train,
+)
+from .io import atomic_write
+from .search import CoarseToFineSearchCV
+
+__all__ = ["reproduce", "search"]
+
+_PARAM_HELP = ("NAME=LOW:HIGH:log|linear[:int] (a range) or NAME=A,B,... (choices); "
+               "repeatable, e.g. learning_rate_init=1e-6:1e-2:log")
+
+
+def _parse_param(spec: str) -> tuple[str, tuple | list]:
+    """``NAME=LOW:HIGH:KIND[:int]`` to a range, ``NAME=A,B,...`` to a list of choices."""
+    name, eq, text = spec.partition("=")
+    name, text = name.strip(), text.strip()
+    if not eq or not name or not text:
+        raise click.BadParameter(f"expected NAME=LOW:HIGH:log|linear or NAME=A,B,..., got "
+                                 f"{spec!r}", param_hint="--param")
+    if ":" not in text:
+        return name, [_literal(v) for v in _split_top_level(text)]
+    parts = [p.strip() for p in text.split(":")]
+    if len(parts) not in (3, 4):
+        raise click.BadParameter(f"a range is LOW:HIGH:log|linear[:int], got {text!r} for "
+                                 f"{name!r}", param_hint="--param")
+    try:
+        low, high = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise click.BadParameter(f"the bounds of {name!r} must be numbers, got {text!r}",
+                                 param_hint="--param") from None
+    return name, (low, high, *parts[2:])
+
+
+def _table(data: str | None, target: str | None, task: str) -> tuple:
+    """Features, target values, task and source name of DATA (default: digits)."""
+    if data is None:
+        from sklearn.datasets import load_digits
+
+        frame, source = load_digits(as_frame=True).frame, "digits (bundled)"
+    else:
+        frame, source = data_.read_table(data), data
+    if target is None:
+        if "target" not in frame.columns:
+            raise click.UsageError("name the target column with --target (DATA has no "
+                                   "column called 'target')")
+        target = "target"
+    data_.check_column(frame, target, source)
+    frame, _ = data_.drop_missing_target(frame, target)
+    if task == "auto":
+        task = data_.infer_task(frame[target])
+    y = data_.target_values(frame, target, task)
+    features = frame.drop(columns=[target])
+    if features.shape[1] == 0:
+        raise click.ClickException(f"{source} has no feature columns besides {target!r}")
+    numeric, categorical = data_.split_kinds(features)
+    X = data_.prepare_features(features, numeric, categorical, source)
+    return X, y, task, source, (numeric, categorical)
+
+
+def _shown(name: str) -> str:
+    return name.removeprefix("model__")
+
+
+def _describe(spec: tuple | list) -> str:
+    if isinstance(spec, list):
+        return "{" + ", ".join(repr(v) for v in spec) + "}"
+    return f"[{spec[0]:.4g}, {spec[1]:.4g}] {' '.join(spec[2:])}"
+
+
+def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: int,
+            top_k: int, margin: float, folds: int, scoring: str | None,
+            n_jobs: int | None, results_out: str | None, plot: str | None,
+            **options: Any) -> None:
+    """Coarse-to-fine search over the model ``train`` would build on DATA.
+
+    Without DATA, searches on scikit-learn's bundled digits.  Each --param is
+    searched; other model settings come from the options (as for 'train').
+    Rounds sample --candidates settings, score them by --cv-fold cross
+    validation on the training rows, and narrow every range to the best
+    --top-k; the best setting is refit and scored on the held-out --test-size.
+    """
+    if not params:
+        raise click.UsageError("give at least one --param to search, e.g. "
+                               "--param learning_rate_init=1e-5:1e-1:log")
+    ranges = dict(_parse_param(p) for p in params)
+    X, y, task, source, _ = _table(data, options["target"], options["task"])
+    plugin_names = {s.partition(":")[0].strip() for s in options["plugins"]}
+    needed = [n.split("__")[1] for n in ranges if n.startswith("plugins__") and
+              n.count("__") >= 2 and n.split("__")[1] not in plugin_names]
+    options["plugins"] = (*options["plugins"], *dict.fromkeys(needed))
+    model = _build_model(task, options, data_.build_preprocessor(*data_.split_kinds(X)))
+    valid = model.get_params()
+    ranges = {n if n in valid else f"model__{n}": spec for n, spec in ranges.items()}
+    X_train, X_test, y_train, y_test = _split(X, y, task, options)
+    searcher = CoarseToFineSearchCV(
+        model, ranges, n_rounds=rounds, n_candidates=candidates, top_k=top_k, margin=margin,
+        scoring=scoring, cv=folds, n_jobs=n_jobs, random_state=options["random_state"])
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            searcher.fit(X_train, y_train)
+        except ValueError as exc:
+            message = str(exc).replace("model__", "")
+            raise click.ClickException(message.strip().splitlines()[0]) from None
+    elapsed = time.perf_counter() - start
+    results = searcher.cv_results_
+    click.echo(f"data:   {source}, {len(y)} rows, {task}; {len(y_train)} rows searched "
+               f"with {folds}-fold cross-validation")
+    scores = np.asarray(results["mean_test_score"], dtype=float)
+    for r, ranges_r in enumerate(searcher.ranges_):
+        done = np.asarray(results["round"]) <= r
+        best = np.nanmax(np.where(done, scores, np.nan))
+        shown = ", ".join(f"{_shown(n)} {_describe(s)}" for n, s in ranges_r.items())
+        click.echo(f"round {r + 1}: {shown}  best so far {best:.4f}")
+    best_params = {_shown(k): v for k, v in searcher.best_params_.items()}
+    click.echo(f"best:   {best_params}  mean cv score {searcher.best_score_:.4f} "
+               f"({len(scores)} settings x {folds} folds, {elapsed:.1f}s)")
+    record: dict[str, Any] = {
+        "data": source, "task": task, "best_params": best_params,
+        "best_score": float(searcher.best_score_),
+        "ranges": [{_shown(k): v for k, v in r.items()} for r in searcher.ranges_],
+        "final_ranges": {_shown(k): v for k, v in searcher.final_ranges_.items()},
+        "trials": [{"round": int(r), "params": {_shown(k): v for k, v in p.items()},
+                    "mean_test_score": float(s)}
+                   for r, p, s in zip(results["round"], results["params"], scores)],
+    }
+    if X_test is not None:
+        metrics = _scores(searcher.best_estimator_, X_test, y_test, task)
+        _echo_metrics("test", metrics)
+        record["test"] = metrics
+    if results_out:
+        with atomic_write(results_out) as handle:
+            handle.write((json.dumps(reproduce_._jsonable(record), indent=1) + "\n").encode())
+        click.echo(f"results written to {results_out}")
+    continuous = sum(isinstance(s, tuple) for s in searcher.final_ranges_.values())
+    if plot and not continuous:
+        raise click.ClickException("--plot draws the ranges of LOW:HIGH parameters, and "
+                                   "every --param here is a list of choices")
+    if plot:
+        fig, axes = reproduce_._figure(1, continuous, size=(4.5 * continuous, 3.8))
+        searcher.plot_rounds(ax=axes[0])
+        fig.savefig(plot, dpi=110)
+        click.echo(f"plot written to {plot}")
+
+
+search = click.Command(
+    "search", callback=_search, help=_search.__doc__,
+    short_help="Coarse-to-fine hyper-parameter search on a CSV (or digits).",
+    params=[
+        *[p for p in train.params if p.name not in ("out", "quiet", "verbose")],
+        click.Option(["--param", "params"], multiple=True, metavar="SPEC", help=_PARAM_HELP),
+        click.Option(["--rounds"], type=click.IntRange(min=1), default=3, show_default=True,
+                     help="Sample-and-narrow rounds."),
+        click.Option(["--candidates"], type=click.IntRange(min=1), default=10,
+                     show_default=True, help="Settings sampled per round."),
+        click.Option(["--top-k"], type=click.IntRange(min=1), default=3, show_default=True,
+                     help="Best settings whose span is the next round's range."),
+        click.Option(["--margin"], type=click.FloatRange(min=0), default=0.1,
+                     show_default=True, help="Widening of that span, share of the width."),
+        click.Option(["--cv", "folds"], type=click.IntRange(min=2), default=3,
+                     show_default=True, help="Cross-validation folds."),
+        click.Option(["--scoring"], default=None,
+                     help="A scikit-learn scorer name (default: accuracy / R²)."),
+        click.Option(["--n-jobs"], type=int, default=None, help="Parallel fits (joblib)."),
+        click.Option(["--out", "-o", "results_out"], type=click.Path(dir_okay=False),
+                     help="Write the rounds, trials and best setting to this JSON file."),
+        click.Option(["--plot"], type=click.Path(dir_okay=False),
+                     help="Draw the rounds to this PNG (needs matplotlib)."),
+    ],
+)
+cli.add_command(search)
+
+
+@cli.command()
+@click.argument("name", type=click.Choice([*reproduce_.EXPERIMENTS, "all"]))
+@click.option("--out", "-o", default="reproduce", show_default=True,
+              type=click.Path(file_okay=False),
+              help="Folder for the PNG figures, results.json and summary.txt.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Seeds per measurement (default 3, or 1 with --quick).")
+@click.option("--quick", is_flag=True, help="A few seconds per experiment (for CI).")
+def reproduce(name: str, out: str, seeds: int | None, quick: bool) -> None:
+    """Rerun a chapter-6 experiment (or all) on the bundled digits data.
+
+    NAME is one of optimizers, init, batch-norm, overfitting, weight-decay,
+    dropout, ensemble, search, or all.  Writes the figures as PNG files and
+    every plotted number to results.json in --out (other experiments' entries
+    there are kept), and prints each experiment's headline table.
+    """
+    names = list(reproduce_.EXPERIMENTS) if name == "all" else [name]
+    for experiment in names:
+        start = time.perf_counter()
+        results = reproduce_.run(experiment, out, seeds=seeds, quick=quick)
+        click.echo(reproduce_.summary_markdown(results).rstrip())
+        figures = ", ".join(results[experiment].get("figures", []))
+        click.echo(f"({time.perf_counter() - start:.1f}s; figures: {figures})\n")
+    click.echo(f"results written to {Path(out) / 'results.json'}")
