@@ -447,7 +447,9 @@ class Hooks:
     training hook without its ``ensemblekit_`` prefix is either ``None`` (no
     plugin implements it; the loop skips it) or a callable taking the hook's
     keyword arguments; an exception raised inside a plugin is re-raised as
-    :class:`PluginError` naming the plugin and the hook.
+    :class:`PluginError` naming the plugin and the hook, and so is a call
+    after which an array argument of the loop's (``activation``, ``delta``,
+    ``coefs``, ``params``, ``grads``, ...) was replaced, resized or retyped.
     """
 
     def __init__(self, plugins: list[tuple[str, Plugin]]) -> None:
