@@ -98,7 +98,9 @@ class _Axis:
             return self.backward(rng.uniform(lo, hi))
         # integers: uniform over [ceil(low), floor(high)] on a linear scale,
         # each integer v covering [v, v + 1) of the (log-)sampled line
-        low, high = math.ceil(self.backward(lo)), math.floor(self.backward(hi))
+        # (10 ** log10(v) can miss an integer v by an ulp: round those to it)
+        low = math.ceil(self.backward(lo) - 1e-9)
+        high = math.floor(self.backward(hi) + 1e-9)
         value = math.floor(self.backward(rng.uniform(self.forward(low),
                                                      self.forward(high + 1))))
         return int(min(max(value, low), high))

@@ -17,10 +17,19 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RandomizedSearchCV, StratifiedShuffleSplit
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
+from threadpoolctl import threadpool_limits
 
 from ensemblekit import CoarseToFineSearchCV, MLPClassifier, WeightDecay
 
 matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """These problems are tiny: with several BLAS threads on a busy machine (other suites
+    running) a LogisticRegression search here took 42 s instead of 1 s."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +198,29 @@ def test_integer_ranges_sample_integers_in_range(iris):
     assert all(isinstance(v, int) and 1 <= v <= 40 for v in neighbours)
     assert set(leaves) <= set(range(5, 10)) and len(set(leaves)) > 2
     assert search.final_ranges_["n_neighbors"][3] == "int"
+
+
+def test_integer_log_range_reaches_both_bounds(iris):
+    X, y = iris
+    search = CoarseToFineSearchCV(KNeighborsClassifier(), {"n_neighbors": (5, 8, "log", "int")},
+                                  n_rounds=1, n_candidates=40, top_k=1, cv=2,
+                                  random_state=0).fit(X, y)
+    assert {p["n_neighbors"] for p in search.cv_results_["params"]} == {5, 6, 7, 8}
+
+
+def test_results_do_not_depend_on_n_jobs(iris):
+    X, y = iris
+
+    def run(n_jobs):
+        return CoarseToFineSearchCV(
+            LogisticRegression(max_iter=1000), {"C": (1e-2, 1e2, "log")}, n_rounds=2,
+            n_candidates=4, top_k=2, cv=3, n_jobs=n_jobs, random_state=0).fit(X, y)
+
+    one, two = run(1), run(2)
+    assert one.cv_results_["params"] == two.cv_results_["params"]
+    np.testing.assert_array_equal(one.cv_results_["mean_test_score"],
+                                  two.cv_results_["mean_test_score"])
+    assert one.ranges_ == two.ranges_
 
 
 def test_nested_plugin_parameters_of_our_mlp(digits500):
