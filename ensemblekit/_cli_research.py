@@ -99,7 +99,7 @@ def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: 
             top_k: int, margin: float, folds: int, scoring: str | None,
             n_jobs: int | None, results_out: str | None, plot: str | None,
             **options: Any) -> None:
-    """Coarse-to-fine search over the model ``train`` would build on DATA.
+    """Coarse-to-fine search over the model 'train' would build on DATA.
 
     Without DATA, searches on scikit-learn's bundled digits.  Each --param is
     searched; other model settings come from the options (as for 'train').
@@ -201,7 +201,7 @@ cli.add_command(search)
 
 
 @cli.command()
-@click.argument("name", type=click.Choice([*reproduce_.EXPERIMENTS, "all"]))
+@click.argument("name", metavar="NAME", type=click.Choice([*reproduce_.EXPERIMENTS, "all"]))
 @click.option("--out", "-o", default="reproduce", show_default=True,
               type=click.Path(file_okay=False),
               help="Folder for the PNG figures, results.json and summary.txt.")
