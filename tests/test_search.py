@@ -164,6 +164,19 @@ def test_sklearn_search_conventions_svc(iris):
     np.testing.assert_array_equal(search.predict(X), search.best_estimator_.predict(X))
 
 
+def test_passes_scikit_learns_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    search = CoarseToFineSearchCV(LogisticRegression(), {"C": (0.1, 10.0, "log")}, n_rounds=2,
+                                  n_candidates=3, top_k=1, cv=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        results = check_estimator(search, on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results
+              if r["status"] == "failed"]
+    assert len(results) > 50 and not failed
+
+
 def test_multimetric_refit_names_the_ranking_metric(iris):
     X, y = iris
     search = CoarseToFineSearchCV(
