@@ -440,9 +440,9 @@ class BaseMLP(BaseEstimator):
             np.matmul(delta, self.coefs_[i].T, out=prev)
             if hooks.backward_hidden is not None:
                 hooks.backward_hidden(estimator=self, layer=i - 1, delta=prev)
-                derivative(raws[i - 1][:n], prev)
-            else:
-                derivative(acts[i - 1][:n], prev)
+            # the derivative is taken at the untransformed output whenever a
+            # forward hook transformed it (raws is filled exactly then)
+            derivative(raws[i - 1][:n] if raws else acts[i - 1][:n], prev)
             if self.batch_norm:
                 _layers.batch_norm_backward(prev, self.bn_gammas_[i - 1], caches[i - 1],
                                             gamma_grads[i - 1], beta_grads[i - 1])

@@ -16,8 +16,8 @@ in both modes with its mask held fixed.  One float32 run checks that float32
 gradients stay float32 and agree with float64.
 
 A forward-only hidden transform (a plugin implementing ``forward_hidden`` but
-not ``backward_hidden``, like additive noise) currently gets a wrong gradient:
-that check is a strict ``xfail`` naming the bug in ``BaseMLP._backward``.
+not ``backward_hidden``, like additive noise) is checked too; it once got a wrong gradient, and
+that check covers the fix in ``BaseMLP._backward`` (derivative at the kept output).
 
 ReLU kinks are ruled out by construction: the kernel check draws inputs away
 from zero, and the network checks record which ReLU inputs are positive on
@@ -435,11 +435,6 @@ class Shift(Plugin):
         activation += self.offset
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BaseMLP._backward takes the activation's derivative from the transformed "
-    "output (acts) unless a plugin implements backward_hidden; with a "
-    "forward-only transform (Shift, GaussianNoise) it must use the kept "
-    "untransformed output (raws)"))
 @pytest.mark.parametrize("activation", ["tanh", "logistic"])
 def test_network_gradient_with_forward_only_plugin(monkeypatch, data, activation):
     check_network(monkeypatch, "multiclass", data, activation, False, [Shift()])
