@@ -56,16 +56,6 @@ class _AllowEmptyGlob(logging.Filter):
         return getattr(record, "subtype", None) != "empty_glob"
 
 
-def _quote_shape_attribute(app, what, name, obj, options, lines):
-    """Quote ``n_features_in_`` in ``ndarray of shape (n_features_in_,)``.
-
-    Unquoted, reST reads the trailing underscore as a link to a target that does
-    not exist (an error).  TEMPORARY: remove once ``ensemblekit/mlp.py`` writes
-    ``(`n_features_in_`,)`` in the MLPClassifier/MLPRegressor docstrings.
-    """
-    lines[:] = [line.replace("(n_features_in_,)", "(`n_features_in_`,)") for line in lines]
-
-
 # --------------------------------------------------------------------------
 # the hook reference: one section per hook of ensemblekit/hookspecs.py
 # --------------------------------------------------------------------------
@@ -154,9 +144,8 @@ def _generate_sections(app, docname, source):
 
 
 def setup(app):
-    """Generate the hook and API sections; install the empty-glob filter and fix-up."""
+    """Generate the hook and API sections; install the empty-glob filter."""
     app.connect("source-read", _generate_sections)
     app.connect("autodoc-skip-member", _skip_request_setters)
     logging.getLogger("sphinx.sphinx.directives.other").addFilter(_AllowEmptyGlob())
-    app.connect("autodoc-process-docstring", _quote_shape_attribute, priority=400)
     return {"parallel_read_safe": True}

@@ -53,6 +53,23 @@ class BaseOptimizer:
         """Apply one step to ``params`` in place (implemented by subclasses)."""
         raise NotImplementedError
 
+    def _flush_subnormals(self, *states: np.ndarray | None) -> None:
+        """Set decayed state values below ~1e-30 to zero, every 64 steps.
+
+        Units that stop firing get zero gradients, so moment estimates decay
+        geometrically into subnormal floats, which x86 computes ~20x slower:
+        measured, Adam epochs doubled in time from the 5th epoch on.  Zeroing
+        values this small changes parameters by less than 1e-30.
+        """
+        self._steps = getattr(self, "_steps", 0) + 1
+        if self._steps % 64:
+            return
+        for state in states:
+            if state is not None:
+                tmp = self._scratch(state)
+                np.abs(state, out=tmp)
+                np.copyto(state, 0, where=tmp < 1e-30)
+
     def iteration_ends(self, time_step: int) -> None:
         """React to the end of an epoch (learning-rate schedules).
 
@@ -124,6 +141,7 @@ class SGDOptimizer(BaseOptimizer):
             params += self.momentum * v
         else:
             params += v
+        self._flush_subnormals(v)
 
     def iteration_ends(self, time_step: int) -> None:
         """Apply the ``invscaling`` schedule."""
@@ -188,6 +206,7 @@ class AdamOptimizer(BaseOptimizer):
         np.divide(m, tmp, out=tmp)
         tmp *= self.learning_rate
         params -= tmp
+        self._flush_subnormals(m, v)
 
 
 class AdaGradOptimizer(BaseOptimizer):
@@ -252,3 +271,4 @@ class RMSpropOptimizer(BaseOptimizer):
         np.divide(grads, tmp, out=tmp)
         tmp *= self.learning_rate
         params -= tmp
+        self._flush_subnormals(h)

@@ -959,7 +959,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Batch-norm running statistics used at inference.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X had string column names.
     n_iter_ : int
         Epochs (or L-BFGS iterations) run.
@@ -1280,7 +1280,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Batch-norm parameters and statistics (empty without batch norm).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X had string column names.
     n_iter_ : int
         Epochs (or L-BFGS iterations) run.
