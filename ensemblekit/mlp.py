@@ -583,6 +583,12 @@ class BaseMLP(BaseEstimator):
                     f"L-BFGS produced a non-finite loss ({res.fun}); scale the input "
                     "features or lower the network size."
                 )
+            warnings.warn(
+                f"L-BFGS ended with a non-finite loss ({res.fun}); scale the input "
+                "features or lower the network size.",
+                DivergenceWarning,
+                stacklevel=3,
+            )
         flat[:n_train] = res.x
         self.n_iter_ = int(res.nit)
         self.loss_ = float(res.fun)
