@@ -92,9 +92,6 @@ class Plugin(BaseEstimator):
     #: Name under which the plugin is registered and addressed.
     name: str = ""
 
-    def _validate_params(self) -> None:  # sklearn's, made public for plugins
-        super()._validate_params()
-
     def validate(self) -> None:
         """Check the plugin's parameters; raise ``ValueError``/``TypeError``.
 
