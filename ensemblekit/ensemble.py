@@ -61,6 +61,7 @@ __all__ = [
     "EnsembleFitError",
     "EnsembleRegressor",
     "fit_member",
+    "member_progress",
 ]
 
 #: Timeout (seconds) of a fit on a backend other than sequential, threading
@@ -238,6 +239,39 @@ def _worker_death_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+_PROGRESS = threading.local()
+
+
+@contextmanager
+def member_progress(callback: Any):
+    """Call ``callback(done, total, status)`` as each ensemble member finishes.
+
+    Fits in this thread inside the ``with`` block report every finished
+    training run, in member order, as soon as it and all runs before it are
+    done (joblib returns results in order).  The callback runs in the driver,
+    so it may update a progress bar; ``status`` is the run's
+    :func:`fit_member` status (loss curve, convergence, divergence).
+
+    Parameters
+    ----------
+    callback : callable
+        ``callback(done: int, total: int, status: dict) -> None``.
+
+    Examples
+    --------
+    >>> from ensemblekit import EnsembleClassifier
+    >>> from ensemblekit.ensemble import member_progress
+    >>> with member_progress(lambda done, total, status: print(done, total)):
+    ...     EnsembleClassifier(n_estimators=2).fit(X, y)  # doctest: +SKIP
+    """
+    previous = getattr(_PROGRESS, "callback", None)
+    _PROGRESS.callback = callback
+    try:
+        yield
+    finally:
+        _PROGRESS.callback = previous
+
+
 def _first(results: list[Any] | None) -> Any:
     """The first non-``None`` result of a :class:`~ensemblekit.plugins.DirectHook`."""
     return results[0] if results else None
@@ -324,15 +358,21 @@ class _BaseEnsemble(BaseEstimator):
                indices: list[np.ndarray | None]) -> list[tuple[Any, dict[str, Any]]]:
         n_workers = effective_n_jobs(self.n_jobs)
         timeout = self._timeout(n_workers)
-        parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, timeout=timeout)
+        parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, timeout=timeout,
+                            return_as="generator")
         try:
             # in-process backends (sequential, threading, dask without processes)
             # share this process's BLAS: cap it here, around every member at once
             with threadpool_limits(limits=1, user_api="blas"):
-                results = parallel(
+                results = []
+                callback = getattr(_PROGRESS, "callback", None)
+                for result in parallel(
                     delayed(fit_member)(run, X, y, sample_weight, idx)
                     for run, idx in zip(runs, indices)
-                )
+                ):
+                    results.append(result)
+                    if callback is not None:
+                        callback(len(results), len(runs), result[1])
         except PoolTimeoutError as exc:
             raise EnsembleFitError(
                 f"the ensemble's {len(runs)} training runs did not finish within "
