@@ -13,7 +13,7 @@ from typing import Any
 import click
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import (
     accuracy_score,
@@ -27,7 +27,7 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .metrics import expected_calibration_error
+from .metrics import expected_calibration_error, gaussian_nll
 
 __all__ = [
     "build_preprocessor",
@@ -38,6 +38,7 @@ __all__ = [
     "read_table",
     "regression_metrics",
     "split_kinds",
+    "target_scale",
     "target_values",
 ]
 
@@ -236,8 +237,23 @@ def feature_columns(model: Any, metadata: dict,
 
 
 def final_estimator(model: Any) -> Any:
-    """The estimator at the end of a pipeline (or the model itself)."""
-    return model[-1] if isinstance(model, Pipeline) else model
+    """The network or ensemble at the end of a pipeline (or the model itself).
+
+    A :class:`~sklearn.compose.TransformedTargetRegressor` (the standardised
+    target of ``train --scale-target``) is looked through.
+    """
+    last = model[-1] if isinstance(model, Pipeline) else model
+    if isinstance(last, TransformedTargetRegressor):
+        return getattr(last, "regressor_", last.regressor)
+    return last
+
+
+def target_scale(model: Any) -> float:
+    """Factor from the network's target units to the data's (1 when unscaled)."""
+    last = model[-1] if isinstance(model, Pipeline) else model
+    if isinstance(last, TransformedTargetRegressor):
+        return float(last.transformer_.scale_[0])
+    return 1.0
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
@@ -261,14 +277,18 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
     }
 
 
-def regression_metrics(y_true: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
-    """R², RMSE and MAE."""
-    return {
+def regression_metrics(y_true: np.ndarray, pred: np.ndarray,
+                       std: np.ndarray | None = None) -> dict[str, Any]:
+    """R², RMSE and MAE; with a predictive ``std`` also the Gaussian NLL."""
+    metrics = {
         "n_samples": int(len(y_true)),
         "r2": float(r2_score(y_true, pred)),
         "rmse": float(np.sqrt(mean_squared_error(y_true, pred))),
         "mae": float(mean_absolute_error(y_true, pred)),
     }
+    if std is not None:
+        metrics["nll"] = float(gaussian_nll(y_true, pred, std))
+    return metrics
 
 
 def _plain(value: Any) -> Any:

@@ -16,7 +16,37 @@ import numpy as np
 from ._cli_data import final_estimator
 from .io import atomic_write
 
-__all__ = ["write_report"]
+__all__ = ["describe_model", "epochs_trained", "write_report"]
+
+
+def describe_model(estimator: Any) -> str:
+    """One line naming the network (and the ensemble around it).
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted ensemblekit network or ensemble.
+
+    Returns
+    -------
+    str
+        E.g. ``EnsembleClassifier of 5 x MLPClassifier hidden=(100,) ...``.
+    """
+    network = getattr(estimator, "estimators_", [estimator])[0]
+    plugins = ", ".join(n for n, _ in getattr(network, "plugins_", [])) or "none"
+    line = (f"{type(network).__name__} hidden={network.hidden_layer_sizes} "
+            f"solver={network.solver} plugins: {plugins}")
+    if network is estimator:
+        return line
+    extras = [f"combiner={estimator.combiner_.name}"]
+    if estimator.sampler_ is not None:
+        extras.append(f"sampler={estimator.sampler_.name}")
+    if estimator.strategy_ is not None:
+        extras.append(f"strategy={estimator.strategy_.name}")
+    if estimator.diverged_members_:
+        extras.append(f"dropped diverged runs {estimator.diverged_members_}")
+    return (f"{type(estimator).__name__} of {len(estimator.estimators_)} x {line}; "
+            + " ".join(extras))
 
 
 def _figure() -> Any:
@@ -48,6 +78,42 @@ def _curves(history: list[dict], keys: tuple[str, ...], ylabel: str, title: str,
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
+
+
+def _member_curves(histories: list[list[dict]], key: str, title: str,
+                   path: Path) -> Path | None:
+    """One line per ensemble member (a snapshot ensemble's members share one run)."""
+    if not any(key in record for history in histories for record in history):
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    for i, history in enumerate(histories):
+        epochs = [r["epoch"] for r in history if key in r]
+        ax.plot(epochs, [r[key] for r in history if key in r], label=f"member {i}",
+                linewidth=1, alpha=0.8)
+    ax.set(xlabel="epoch", ylabel=key.replace("_", " "), title=title)
+    ax.grid(alpha=0.3)
+    if len(histories) <= 10:
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def epochs_trained(estimator: Any) -> str:
+    """Epochs trained: one number, or one per ensemble member.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted ensemblekit network or ensemble.
+
+    Returns
+    -------
+    str
+        ``"42"`` or ``"42, 40, 45"``.
+    """
+    if hasattr(estimator, "estimators_"):
+        return ", ".join(str(m.n_iter_) for m in estimator.estimators_)
+    return str(estimator.n_iter_)
 
 
 def _confusion(metrics: dict, path: Path) -> Path:
@@ -88,24 +154,34 @@ def write_report(model: Any, metadata: dict, out_dir: Path, model_name: str,
         classifiers and a table.
     """
     estimator = final_estimator(model)
-    history = getattr(estimator, "history_", None)
+    members = getattr(estimator, "estimators_", None)
+    history = getattr(members[0] if members else estimator, "history_", None)
     if history is None:
         raise click.ClickException("the model is not fitted: it has no training history")
     out_dir.mkdir(parents=True, exist_ok=True)
-    plots = {
-        "Training and validation loss": _curves(
-            history, ("loss", "val_loss"), "loss", "loss per epoch", out_dir / "loss.png"),
-        "Validation score": _curves(
-            history, ("val_score",), "score", "validation score per epoch (early stopping)",
-            out_dir / "validation.png"),
-    }
+    if members is None:
+        plots = {
+            "Training and validation loss": _curves(
+                history, ("loss", "val_loss"), "loss", "loss per epoch",
+                out_dir / "loss.png"),
+            "Validation score": _curves(
+                history, ("val_score",), "score",
+                "validation score per epoch (early stopping)", out_dir / "validation.png"),
+        }
+    else:
+        histories = [getattr(m, "history_", []) for m in members]
+        plots = {
+            "Training loss of every member": _member_curves(
+                histories, "loss", "training loss per epoch", out_dir / "loss.png"),
+            "Validation score of every member": _member_curves(
+                histories, "val_score", "validation score per epoch (early stopping)",
+                out_dir / "validation.png"),
+        }
     if metrics is not None and "confusion_matrix" in metrics:
         plots["Confusion matrix"] = _confusion(metrics, out_dir / "confusion.png")
     lines = [f"# Report: {model_name}", "",
-             f"- model: `{type(estimator).__name__}`, hidden layers "
-             f"{tuple(estimator.hidden_layer_sizes)}, solver `{estimator.solver}`, "
-             f"{estimator.n_iter_} epochs",
-             f"- plugins: {', '.join(n for n, _ in estimator.plugins_) or 'none'}"]
+             f"- model: {describe_model(estimator)}",
+             f"- epochs: {epochs_trained(estimator)}"]
     if "target" in metadata:
         lines.append(f"- target: `{metadata['target']}` ({metadata['task']}), trained on "
                      f"{metadata.get('trained_on', '?')}")

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _cli_data as data_
+from . import _cli_ensemble as ensemble_
 from . import reproduce as reproduce_
 from .cli import (
     _build_model,
@@ -85,8 +86,22 @@ def _table(data: str | None, target: str | None, task: str) -> tuple:
     return X, y, task, source, (numeric, categorical)
 
 
+#: Where the network's parameters sit in the model ``train`` builds: a plain
+#: network, one inside a standardised-target wrapper, inside an ensemble, or both.
+_NETWORK_PREFIXES = ("model__regressor__estimator__", "model__regressor__",
+                     "model__estimator__", "model__")
+
+
+def _full_name(name: str, valid: dict) -> str:
+    """The pipeline parameter a short ``--param`` name means (as given if none)."""
+    if name in valid:
+        return name
+    return next((p + name for p in _NETWORK_PREFIXES if p + name in valid), name)
+
+
 def _shown(name: str) -> str:
-    return name.removeprefix("model__")
+    prefix = next((p for p in _NETWORK_PREFIXES if name.startswith(p)), "")
+    return name.removeprefix(prefix)
 
 
 def _describe(spec: tuple | list) -> str:
@@ -111,6 +126,8 @@ def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: 
         raise click.UsageError("give at least one --param to search, e.g. "
                                "--param learning_rate_init=1e-5:1e-1:log")
     ranges = dict(_parse_param(p) for p in params)
+    # an ensemble being searched trains its members in sequence, inside the search's jobs
+    options = {**ensemble_.ENSEMBLE_ONLY, **options}
     X, y, task, source, _ = _table(data, options["target"], options["task"])
     plugin_names = {s.partition(":")[0].strip() for s in options["plugins"]}
     needed = [n.split("__")[1] for n in ranges if n.startswith("plugins__") and
@@ -118,7 +135,7 @@ def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: 
     options["plugins"] = (*options["plugins"], *dict.fromkeys(needed))
     model = _build_model(task, options, data_.build_preprocessor(*data_.split_kinds(X)))
     valid = model.get_params()
-    ranges = {n if n in valid else f"model__{n}": spec for n, spec in ranges.items()}
+    ranges = {_full_name(n, valid): spec for n, spec in ranges.items()}
     X_train, X_test, y_train, y_test = _split(X, y, task, options)
     searcher = CoarseToFineSearchCV(
         model, ranges, n_rounds=rounds, n_candidates=candidates, top_k=top_k, margin=margin,
@@ -176,7 +193,8 @@ search = click.Command(
     "search", callback=_search, help=_search.__doc__,
     short_help="Coarse-to-fine hyper-parameter search on a CSV (or digits).",
     params=[
-        *[p for p in train.params if p.name not in ("out", "quiet", "verbose")],
+        *[p for p in train.params if p.name not in (
+            "out", "quiet", "verbose", "n_jobs", "backend", "scheduler", "timeout")],
         click.Option(["--param", "params"], multiple=True, metavar="SPEC", help=_PARAM_HELP),
         click.Option(["--rounds"], type=click.IntRange(min=1), default=3, show_default=True,
                      help="Sample-and-narrow rounds."),

@@ -24,6 +24,8 @@ import pandas as pd
 
 from . import __version__
 from . import _cli_data as data_
+from . import _cli_ensemble as ensemble_
+from ._cli_report import describe_model, epochs_trained
 from .hookspecs import hookimpl
 from .io import ModelFileError, atomic_write, load, save
 from .plugins import Plugin, get_registry
@@ -32,7 +34,7 @@ __all__ = ["cli"]
 
 _PROGRESS = "_cli_progress"
 _LABEL = {"accuracy": "accuracy", "f1_macro": "F1 (macro)", "log_loss": "log-loss",
-          "ece": "ECE", "r2": "R²", "rmse": "RMSE", "mae": "MAE"}
+          "ece": "ECE", "r2": "R²", "rmse": "RMSE", "mae": "MAE", "nll": "NLL"}
 
 
 class _Group(click.Group):
@@ -266,8 +268,29 @@ class _Progress(Plugin):
 
 
 def _fit_with_progress(model: Any, X: Any, y: Any, mode: str | None) -> list:
-    """Fit ``model`` (a pipeline); return the warnings raised while fitting."""
+    """Fit ``model`` (a pipeline); return the warnings raised while fitting.
+
+    A single network reports epochs (its ``_Progress`` plugin is removed
+    again before the model is saved); an ensemble reports finished members.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        When an ensemble's fit is interrupted (a single network stops, keeps
+        its last epoch and warns instead).
+    """
+    from .ensemble import member_progress
+
     estimator = data_.final_estimator(model)
+    if hasattr(estimator, "n_estimators"):
+        report, close = ensemble_.member_reporter(mode)
+        try:
+            with warnings.catch_warnings(record=True) as caught, member_progress(report):
+                warnings.simplefilter("always")
+                model.fit(X, y)
+        finally:
+            close()
+        return caught
     configured = estimator.plugins
     if mode is not None:
         observer = _Progress(mode=mode, total=estimator.max_iter)
@@ -278,7 +301,9 @@ def _fit_with_progress(model: Any, X: Any, y: Any, mode: str | None) -> list:
             model.fit(X, y)
     finally:
         estimator.plugins = configured
-    estimator.plugins_ = [(n, p) for n, p in estimator.plugins_ if n != _PROGRESS]
+    fitted = data_.final_estimator(model)  # a clone of ``estimator`` under --scale-target
+    fitted.plugins = configured
+    fitted.plugins_ = [(n, p) for n, p in fitted.plugins_ if n != _PROGRESS]
     return caught
 
 
@@ -291,6 +316,10 @@ def _scores(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict:
     if task == "classification":
         return data_.classification_metrics(y, model.predict_proba(X),
                                             data_.final_estimator(model).classes_)
+    estimator = data_.final_estimator(model)
+    if hasattr(estimator, "estimators_") and len(estimator.estimators_) > 1:
+        mean = model.predict(X)
+        return data_.regression_metrics(y, mean, _uncertainty(model, X)["std"])
     return data_.regression_metrics(y, model.predict(X))
 
 
@@ -332,12 +361,16 @@ def _scores(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict:
               default=0.1, show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
               help="Compute dtype (default: float64).")
+@click.option("--scale-target/--no-scale-target", default=True, show_default=True,
+              help="Regression: train on the standardised target (predictions come "
+                   "back in its units).")
 @click.option("--plugin", "plugins", multiple=True, metavar="NAME[:KEY=VALUE,...]",
               help="A training plugin, e.g. dropout:rate=0.2 (repeatable).")
 @click.option("--test-size", type=click.FloatRange(0, 1, max_open=True), default=0.2,
               show_default=True, help="Share of rows held out for the test score (0: none).")
 @click.option("--random-state", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the split and of training.")
+@ensemble_.ensemble_options
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True,
               expose_value=False, callback=_read_config,
               help="TOML (or YAML) file of these settings; options given here win.")
@@ -385,7 +418,12 @@ def train(data: str | None, **options: Any) -> None:
     mode = None if quiet else ("lines" if options["verbose"] else (
         "bar" if sys.stderr.isatty() else None))
     start = time.perf_counter()
-    caught = _fit_with_progress(model, X_train, y_train, mode)
+    try:
+        with ensemble_.parallel_backend(options) as where:
+            caught = _fit_with_progress(model, X_train, y_train, mode)
+    except KeyboardInterrupt:
+        caught = [warnings.WarningMessage("Training interrupted by user.", UserWarning,
+                                          "", 0)]
     elapsed = time.perf_counter() - start
     if any("interrupted" in str(w.message) for w in caught):
         click.echo("interrupted: no model written", err=True)
@@ -410,10 +448,8 @@ def train(data: str | None, **options: Any) -> None:
     kind = (f"{len(estimator.classes_)} classes" if task == "classification"
             else "numeric target")
     click.echo(f"task:   {task} of {target!r}, {kind}")
-    plugin_names = ", ".join(n for n, _ in estimator.plugins_) or "none"
-    click.echo(f"model:  {type(estimator).__name__} hidden={estimator.hidden_layer_sizes} "
-               f"solver={estimator.solver} plugins: {plugin_names}")
-    click.echo(f"epochs: {estimator.n_iter_}, time: {elapsed:.2f}s")
+    click.echo(f"model:  {describe_model(estimator)}")
+    click.echo(f"epochs: {epochs_trained(estimator)}, time: {elapsed:.2f}s on {where}")
     for split, metrics in scores.items():
         _echo_metrics(split, metrics)
     if options["out"]:
@@ -421,7 +457,9 @@ def train(data: str | None, **options: Any) -> None:
 
 
 def _build_model(task: str, options: dict, preprocessor: Any) -> Any:
+    from sklearn.compose import TransformedTargetRegressor
     from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from .mlp import MLPClassifier, MLPRegressor
 
@@ -437,7 +475,10 @@ def _build_model(task: str, options: dict, preprocessor: Any) -> Any:
         validation_fraction=options["validation_fraction"],
         weight_init=options["weight_init"],
         batch_norm=options["batch_norm"], plugins=plugins or None, dtype=options["dtype"])
-    return Pipeline([("preprocess", preprocessor), ("model", estimator)])
+    network = ensemble_.build_ensemble(task, estimator, options)
+    if task == "regression" and options["scale_target"]:
+        network = TransformedTargetRegressor(regressor=network, transformer=StandardScaler())
+    return Pipeline([("preprocess", preprocessor), ("model", network)])
 
 
 def _split(X: pd.DataFrame, y: np.ndarray, task: str, options: dict) -> tuple:
@@ -480,22 +521,46 @@ def _write_text(text: str, out: str | None) -> None:
 @click.option("--out", "-o", type=click.Path(dir_okay=False),
               help="Write the predictions to this CSV file instead of stdout.")
 @click.option("--proba", is_flag=True, help="Add one probability column per class.")
-def predict(model_file: str, data: str, out: str | None, proba: bool) -> None:
+@click.option("--uncertainty", is_flag=True,
+              help="Add the ensemble's uncertainty: 'std' for regressors; "
+                   "'predictive_entropy', 'expected_entropy', 'mutual_information' "
+                   "and 'disagreement' for classifiers.")
+def predict(model_file: str, data: str, out: str | None, proba: bool,
+            uncertainty: bool) -> None:
     """Predict every row of DATA (CSV) with MODEL; print CSV.
 
     The output has one row per input row, in order, and a column named after
-    the target (or 'prediction'); with --proba also 'proba_<class>' columns.
+    the target (or 'prediction'); with --proba also 'proba_<class>' columns,
+    with --uncertainty the ensemble's uncertainty columns.
     """
     model, metadata = _load_model(model_file)
     estimator = data_.final_estimator(model)
     if proba and not hasattr(estimator, "predict_proba"):
         raise click.UsageError("--proba needs a classifier; this model is a regressor")
+    if uncertainty and not hasattr(estimator, "estimators_"):
+        raise click.UsageError("--uncertainty needs an ensemble; this model is a single "
+                               "network (train with --n-estimators N, N > 1)")
     X = _features_for(model, metadata, data)
     result = pd.DataFrame({metadata.get("target", "prediction"): model.predict(X)})
     if proba:
         for label, column in zip(estimator.classes_, model.predict_proba(X).T):
             result[f"proba_{label}"] = column
+    if uncertainty:
+        for name, column in _uncertainty(model, X).items():
+            result[name] = column
     _write_text(result.to_csv(index=False), out)
+
+
+def _uncertainty(model: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The ensemble's per-row uncertainty columns (``model`` may be a pipeline)."""
+    estimator = data_.final_estimator(model)
+    features = model[:-1].transform(X) if estimator is not model else X
+    if hasattr(estimator, "predict_uncertainty"):
+        found = estimator.predict_uncertainty(features)
+        return {k: found[k] for k in ("predictive_entropy", "expected_entropy",
+                                      "mutual_information", "disagreement")}
+    std = estimator.predict(features, return_std=True)[1]
+    return {"std": std * data_.target_scale(model)}
 
 
 @cli.command()
@@ -508,7 +573,8 @@ def evaluate(model_file: str, data: str, target: str | None, as_json: bool) -> N
 
     Classifiers: accuracy, f1_macro, log_loss, ece (15-bin expected
     calibration error) and the confusion matrix (rows: true labels).
-    Regressors: r2, rmse, mae.
+    Regressors: r2, rmse, mae, and for ensembles nll (mean Gaussian negative
+    log-likelihood with the members' spread as the standard deviation).
     """
     model, metadata = _load_model(model_file)
     metrics = _evaluate(model, metadata, data, target)
@@ -544,28 +610,88 @@ def _evaluate(model: Any, metadata: dict, data: str, target: str | None) -> dict
 # --------------------------------------------------------------------------
 # plugins / report
 # --------------------------------------------------------------------------
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def plugins(as_json: bool) -> None:
-    """List installed training plugins and those that failed to load."""
+#: The role a plugin plays, from the hook that defines it (first match wins).
+_ROLES = (("ensemblekit_combine", "combiner"), ("ensemblekit_sample_member", "sampler"),
+          ("ensemblekit_prepare_runs", "strategy"))
+
+
+def _plugin_rows() -> list[dict[str, Any]]:
+    """One description per registered plugin, for ``plugins``."""
     registry = get_registry()
     rows = []
     for name in registry.names():
         cls = registry.plugins[name]
+        hooks = sorted(h for h in dir(cls) if h.startswith("ensemblekit_"))
         dist, version = registry.sources[name]
-        rows.append({"name": name, "distribution": dist, "version": version,
-                     "class": f"{cls.__module__}.{cls.__qualname__}",
-                     "hooks": sorted(h for h in dir(cls) if h.startswith("ensemblekit_"))})
+        role = next((r for hook, r in _ROLES if hook in hooks), "training")
+        rows.append({"name": name, "role": role, "distribution": dist, "version": version,
+                     "class": f"{cls.__module__}.{cls.__qualname__}", "hooks": hooks,
+                     "parameters": {k: _jsonable(v) for k, v in cls().get_params().items()}})
+    return rows
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
+def _not_loaded() -> list[dict[str, str]]:
+    """Installed entry points that discovery skipped on purpose, and why."""
+    import importlib.metadata
+    import os
+
+    from .plugins import ENTRY_POINT_GROUP, _flag
+
+    registry = get_registry()
+    loaded = {n for n, _ in registry.manager.list_name_plugin()} if registry.manager else set()
+    failed = {f["name"] for f in registry.failures}
+    allow = os.environ.get("ENSEMBLEKIT_LOAD_PLUGINS")
+    reason = ("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD is set"
+              if _flag("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD")
+              else f"not listed in ENSEMBLEKIT_LOAD_PLUGINS={allow}")
+    skipped = []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        module = ep.value.split(":")[0]
+        if ep.name in loaded or module in loaded or ep.name in failed:
+            continue
+        dist = ep.dist.metadata["Name"] if ep.dist is not None else module
+        skipped.append({"name": ep.name, "distribution": dist, "module": module,
+                        "reason": reason})
+    return skipped
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also show each plugin's hooks and class, and the installed plugins "
+                   "that were not loaded (autoload off or not allowed) with the reason.")
+def plugins(as_json: bool, show_all: bool) -> None:
+    """List installed plugins, their role and parameters, and failures to load.
+
+    Roles: training plugins go in --plugin; combiners, samplers and strategies
+    in --combiner, --bootstrap and --strategy of an ensemble.
+    """
+    rows = _plugin_rows()
+    failures = get_registry().failures
+    skipped = _not_loaded() if show_all else []
     if as_json:
-        click.echo(json.dumps({"plugins": rows, "failures": registry.failures}, indent=2))
+        listing = {"plugins": rows, "failures": failures}
+        if show_all:
+            listing["not_loaded"] = skipped
+        click.echo(json.dumps(listing, indent=2))
         return
     for row in rows:
-        hooks = ", ".join(h[len("ensemblekit_"):] for h in row["hooks"])
-        click.echo(f"{row['name']:<16} {row['distribution']} {row['version']}  "
-                   f"({row['class']}; hooks: {hooks})")
-    for failure in registry.failures:
+        params = ", ".join(f"{k}={v}" for k, v in row["parameters"].items()) or "-"
+        source = f"{row['distribution']} {row['version']}"
+        click.echo(f"{row['name']:<18} {row['role']:<9} {source:<27} {params}")
+        if show_all:
+            hooks = ", ".join(h[len("ensemblekit_"):] for h in row["hooks"])
+            click.echo(f"{'':<18} {row['class']}; hooks: {hooks}")
+    for failure in failures:
         click.echo(f"FAILED {failure['name']} from {failure['distribution']}: "
                    f"{failure['error']}")
+    for entry in skipped:
+        click.echo(f"NOT LOADED {entry['name']} from {entry['distribution']}: "
+                   f"{entry['reason']}")
 
 
 @cli.command()

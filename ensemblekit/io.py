@@ -41,7 +41,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import sklearn
-from sklearn.compose import ColumnTransformer
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -253,6 +253,9 @@ register_estimator("sklearn.LabelBinarizer", LabelBinarizer,
 # classes set in the supported scikit-learn versions
 _SK_IN = ("n_features_in_", "feature_names_in_")
 register_estimator("sklearn.Pipeline", Pipeline, fitted=())
+# ``ensemblekit train`` standardises a regression target around the network
+register_estimator("sklearn.TransformedTargetRegressor", TransformedTargetRegressor,
+                   fitted=("_training_dim", "transformer_", "regressor_"))
 register_estimator("sklearn.ColumnTransformer", ColumnTransformer, fitted=(
     *_SK_IN, "_columns", "_transformer_to_input_indices", "_remainder", "_n_features",
     "sparse_output_", "transformers_", "output_indices_", "_name_to_fitted_passthrough"))

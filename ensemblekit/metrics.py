@@ -25,7 +25,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.metrics import brier_score_loss, log_loss
@@ -38,6 +38,7 @@ __all__ = [
     "brier_scorer",
     "ece_scorer",
     "expected_calibration_error",
+    "gaussian_nll",
     "multiclass_brier_score",
     "nll_scorer",
 ]
@@ -141,6 +142,64 @@ def multiclass_brier_score(y_true, y_prob, *, labels=None, sample_weight=None) -
     """
     return brier_score_loss(y_true, y_prob, labels=labels, sample_weight=sample_weight,
                             scale_by_half=False)
+
+
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_mean": ["array-like"],
+        "y_std": ["array-like"],
+        "min_std": [Interval(Real, 0, None, closed="neither"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
+def gaussian_nll(y_true, y_mean, y_std, *, min_std=None) -> float:
+    """Mean negative log-likelihood of ``y_true`` under ``N(y_mean, y_std**2)``.
+
+    The regression counterpart of the log-loss, for predictions that come
+    with a standard deviation (``EnsembleRegressor.predict(X,
+    return_std=True)``): it rewards being right *and* knowing how right.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Observed values.
+    y_mean : array-like of shape (n_samples,)
+        Predicted means.
+    y_std : array-like of shape (n_samples,)
+        Predicted standard deviations (non-negative).
+    min_std : float, default=None
+        Floor of ``y_std``, so members that agree exactly do not give an
+        infinite loss; ``None`` is ``1e-3`` times the standard deviation of
+        ``y_true`` (``1e-12`` if that is zero).
+
+    Returns
+    -------
+    nll : float
+        ``mean(0.5 * log(2 pi std^2) + (y - mean)^2 / (2 std^2))``; lower is
+        better.
+
+    Raises
+    ------
+    ValueError
+        For mismatched lengths, or a negative or non-finite ``y_std``.
+
+    Examples
+    --------
+    >>> from ensemblekit.metrics import gaussian_nll
+    >>> round(gaussian_nll([0.0], [0.0], [1.0]), 4)
+    0.9189
+    """
+    y_true = column_or_1d(y_true).astype(float)
+    y_mean = column_or_1d(y_mean).astype(float)
+    y_std = column_or_1d(y_std).astype(float)
+    check_consistent_length(y_true, y_mean, y_std)
+    if not np.all(np.isfinite(y_std)) or np.any(y_std < 0):
+        raise ValueError("y_std must hold finite, non-negative standard deviations.")
+    if min_std is None:
+        min_std = 1e-3 * float(np.std(y_true)) or 1e-12
+    var = np.maximum(y_std, min_std) ** 2
+    return float(np.mean(0.5 * np.log(2 * np.pi * var) + (y_true - y_mean) ** 2 / (2 * var)))
 
 
 class ProbabilityScorer:
