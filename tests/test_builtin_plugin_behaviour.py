@@ -351,3 +351,10 @@ def test_inference_hooks_apply_during_training_too():
     clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, early_stopping=True, random_state=0,
                         plugins=[Dropout(0.5, mode="book"), _PredictProbe()]).fit(X, y)
     assert [r["predict_matches"] for r in clf.history_] == [True, True, True]
+
+
+def test_dropout_with_lbfgs_warns_that_the_line_search_cannot_work():
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(UserWarning, match="Dropout\\(rate=0.2\\) with solver='lbfgs'"):
+        MLPClassifier(solver="lbfgs", plugins=[Dropout(rate=0.2)], max_iter=20,
+                      random_state=0).fit(X, y)

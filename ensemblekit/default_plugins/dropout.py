@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -57,8 +58,19 @@ class Dropout(Plugin):
         self.mode = mode
 
     @hookimpl
-    def ensemblekit_fit_start(self, rng):
-        """Take the fit's generator; masks are drawn from it."""
+    def ensemblekit_fit_start(self, estimator, rng):
+        """Take the fit's generator; masks are drawn from it.
+
+        Warns when the solver is L-BFGS: its line search needs the same loss
+        every time it evaluates a point, and every evaluation draws new masks,
+        so it stops after a few iterations.
+        """
+        if self.rate > 0 and getattr(estimator, "solver", None) == "lbfgs":
+            warnings.warn(
+                f"Dropout(rate={self.rate}) with solver='lbfgs': L-BFGS needs the same "
+                "loss at every evaluation, and each evaluation draws new dropout masks, "
+                "so it stops early with a poor fit. Use a stochastic solver ('adam', "
+                "'sgd') with dropout.", UserWarning, stacklevel=2)
         self._rng = rng
         self._masks: dict[int, np.ndarray] = {}
         self._keep: dict[int, np.ndarray] = {}
