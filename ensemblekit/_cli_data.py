@@ -7,6 +7,7 @@ one line that names the file or column and says what to do.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from .metrics import expected_calibration_error, gaussian_nll
 
 __all__ = [
+    "TrainingTable",
     "build_preprocessor",
     "classification_metrics",
     "feature_columns",
     "infer_task",
+    "load_training_table",
     "prepare_features",
     "read_table",
     "regression_metrics",
@@ -199,6 +202,94 @@ def prepare_features(frame: pd.DataFrame, numeric: list[str], categorical: list[
         values[notna] = column[notna].astype(str).to_numpy(dtype=object)
         out[name] = values
     return pd.DataFrame(out, index=frame.index, columns=[*numeric, *categorical])
+
+
+@dataclass
+class TrainingTable:
+    """DATA read for ``train`` and ``search``: features, target and what was found.
+
+    Attributes
+    ----------
+    X : pandas.DataFrame
+        Feature columns, numbers as floats and the rest as strings.
+    y : numpy.ndarray
+        Target values (labels or numbers).
+    task : {"classification", "regression"}
+        The task asked for, or inferred from the target.
+    target : str
+        The target column.
+    source : str
+        DATA's path, or ``"digits (bundled)"``.
+    numeric, categorical : list of str
+        Feature columns of each kind.
+    n_rows : int
+        Rows kept: those with a target.
+    dropped : int
+        Rows dropped because their target is missing.
+    """
+
+    X: pd.DataFrame
+    y: np.ndarray
+    task: str
+    target: str
+    source: str
+    numeric: list[str]
+    categorical: list[str]
+    n_rows: int
+    dropped: int
+
+
+def load_training_table(data: str | None, target: str | None, task: str) -> TrainingTable:
+    """Read DATA (default: the bundled digits) and check its target and features.
+
+    Parameters
+    ----------
+    data : str or None
+        A CSV or Parquet file; ``None`` is scikit-learn's digits.
+    target : str or None
+        The target column; ``None`` means a column called ``target``.
+    task : {"auto", "classification", "regression"}
+        ``auto`` infers it from the target (:func:`infer_task`).
+
+    Returns
+    -------
+    TrainingTable
+
+    Raises
+    ------
+    click.UsageError
+        If no target is named and DATA has no ``target`` column.
+    click.ClickException
+        For a missing column, a classification target with one class, or no
+        feature columns.
+    """
+    if data is None:
+        from sklearn.datasets import load_digits
+
+        frame, source = load_digits(as_frame=True).frame, "digits (bundled)"
+    else:
+        frame, source = read_table(data), data
+    if target is None:
+        if "target" not in frame.columns:
+            raise click.UsageError("name the target column with --target (DATA has no "
+                                   "column called 'target')")
+        target = "target"
+    check_column(frame, target, source)
+    frame, dropped = drop_missing_target(frame, target)
+    if task == "auto":
+        task = infer_task(frame[target])
+    y = target_values(frame, target, task)
+    if task == "classification" and len(pd.unique(y)) < 2:
+        raise click.ClickException(
+            f"target column {target!r} has a single class ({y[0]!r}); a classifier "
+            "needs at least two (use --task regression for a numeric target)")
+    features = frame.drop(columns=[target])
+    if features.shape[1] == 0:
+        raise click.ClickException(f"{source} has no feature columns besides {target!r}")
+    numeric, categorical = split_kinds(features)
+    X = prepare_features(features, numeric, categorical, source)
+    return TrainingTable(X, y, task, target, source, numeric, categorical, len(frame),
+                         dropped)
 
 
 def build_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTransformer:

@@ -60,32 +60,6 @@ def _parse_param(spec: str) -> tuple[str, tuple | list]:
     return name, (low, high, *parts[2:])
 
 
-def _table(data: str | None, target: str | None, task: str) -> tuple:
-    """Features, target values, task and source name of DATA (default: digits)."""
-    if data is None:
-        from sklearn.datasets import load_digits
-
-        frame, source = load_digits(as_frame=True).frame, "digits (bundled)"
-    else:
-        frame, source = data_.read_table(data), data
-    if target is None:
-        if "target" not in frame.columns:
-            raise click.UsageError("name the target column with --target (DATA has no "
-                                   "column called 'target')")
-        target = "target"
-    data_.check_column(frame, target, source)
-    frame, _ = data_.drop_missing_target(frame, target)
-    if task == "auto":
-        task = data_.infer_task(frame[target])
-    y = data_.target_values(frame, target, task)
-    features = frame.drop(columns=[target])
-    if features.shape[1] == 0:
-        raise click.ClickException(f"{source} has no feature columns besides {target!r}")
-    numeric, categorical = data_.split_kinds(features)
-    X = data_.prepare_features(features, numeric, categorical, source)
-    return X, y, task, source, (numeric, categorical)
-
-
 #: Where the network's parameters sit in the model ``train`` builds: a plain
 #: network, one inside a standardised-target wrapper, inside an ensemble, or both.
 _NETWORK_PREFIXES = ("model__regressor__estimator__", "model__regressor__",
@@ -128,12 +102,14 @@ def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: 
     ranges = dict(_parse_param(p) for p in params)
     # an ensemble being searched trains its members in sequence, inside the search's jobs
     options = {**ensemble_.ENSEMBLE_ONLY, **options}
-    X, y, task, source, _ = _table(data, options["target"], options["task"])
+    table = data_.load_training_table(data, options["target"], options["task"])
+    X, y, task, source = table.X, table.y, table.task, table.source
     plugin_names = {s.partition(":")[0].strip() for s in options["plugins"]}
     needed = [n.split("__")[1] for n in ranges if n.startswith("plugins__") and
               n.count("__") >= 2 and n.split("__")[1] not in plugin_names]
     options["plugins"] = (*options["plugins"], *dict.fromkeys(needed))
-    model = _build_model(task, options, data_.build_preprocessor(*data_.split_kinds(X)))
+    model = _build_model(task, options, data_.build_preprocessor(table.numeric,
+                                                                table.categorical))
     valid = model.get_params()
     ranges = {_full_name(n, valid): spec for n, spec in ranges.items()}
     X_train, X_test, y_train, y_test = _split(X, y, task, options)

@@ -385,33 +385,9 @@ def train(data: str | None, **options: Any) -> None:
     inside the model, so 'predict' applies it too.
     """
     quiet = options["quiet"]
-    if data is None:
-        from sklearn.datasets import load_digits
-
-        frame, source = load_digits(as_frame=True).frame, "digits (bundled)"
-    else:
-        frame, source = data_.read_table(data), data
-    target = options["target"]
-    if target is None:
-        if "target" not in frame.columns:
-            raise click.UsageError("name the target column with --target (DATA has no "
-                                   "column called 'target')")
-        target = "target"
-    data_.check_column(frame, target, source)
-    frame, dropped = data_.drop_missing_target(frame, target)
-    task = options["task"]
-    if task == "auto":
-        task = data_.infer_task(frame[target])
-    y = data_.target_values(frame, target, task)
-    if task == "classification" and len(pd.unique(y)) < 2:
-        raise click.ClickException(
-            f"target column {target!r} has a single class ({y[0]!r}); a classifier "
-            "needs at least two (use --task regression for a numeric target)")
-    features = frame.drop(columns=[target])
-    if features.shape[1] == 0:
-        raise click.ClickException(f"{source} has no feature columns besides {target!r}")
-    numeric, categorical = data_.split_kinds(features)
-    X = data_.prepare_features(features, numeric, categorical, source)
+    table = data_.load_training_table(data, options["target"], options["task"])
+    X, y, task, target = table.X, table.y, table.task, table.target
+    numeric, categorical, source = table.numeric, table.categorical, table.source
     model = _build_model(task, options, data_.build_preprocessor(numeric, categorical))
     X_train, X_test, y_train, y_test = _split(X, y, task, options)
 
@@ -442,9 +418,10 @@ def train(data: str | None, **options: Any) -> None:
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     estimator = data_.final_estimator(model)
-    click.echo(f"data:   {source}, {len(frame)} rows x {features.shape[1]} features "
+    click.echo(f"data:   {source}, {table.n_rows} rows x {X.shape[1]} features "
                f"({len(numeric)} numeric, {len(categorical)} categorical)"
-               + (f", {dropped} rows without a target dropped" if dropped else ""))
+               + (f", {table.dropped} rows without a target dropped" if table.dropped
+                  else ""))
     kind = (f"{len(estimator.classes_)} classes" if task == "classification"
             else "numeric target")
     click.echo(f"task:   {task} of {target!r}, {kind}")
