@@ -29,7 +29,7 @@ import sys
 import threading
 import traceback
 import warnings
-from concurrent.futures import BrokenExecutor
+from concurrent.futures import BrokenExecutor, CancelledError
 from contextlib import contextmanager, nullcontext
 from multiprocessing import TimeoutError as PoolTimeoutError
 from numbers import Integral, Real
@@ -70,6 +70,9 @@ DEFAULT_TIMEOUT = 3600.0
 
 #: A run whose last training loss exceeds its first by this factor exploded.
 EXPLODING_FACTOR = 1e3
+
+#: The warning scikit-learn's and ensemblekit's MLPs raise when Ctrl-C stops them.
+INTERRUPTED = "Training interrupted by user."
 
 
 class EnsembleFitError(RuntimeError):
@@ -152,6 +155,13 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
         (why it diverged), ``warnings`` (list of ``(category, message)``),
         ``error`` and ``traceback`` (the exception and its text when training
         raised) and ``blas_threads`` (BLAS threads the member ran with).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        When the member's training was interrupted (Ctrl-C): an MLP stops and
+        warns (:data:`INTERRUPTED`), and the ensemble stops with it rather
+        than going on to train the other members.
     """
     if indices is not None:
         X, y = _safe_indexing(X, indices), _safe_indexing(y, indices)
@@ -182,6 +192,9 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
             status.update(error=exc, traceback=traceback.format_exc())
     if caught:
         status["warnings"] = [(w.category, str(w.message)) for w in caught]
+        if any(str(w.message) == INTERRUPTED for w in caught):
+            # the member stopped and kept its weights; the ensemble stops too
+            raise KeyboardInterrupt("an ensemble member's training was interrupted")
     return member, status
 
 
@@ -232,7 +245,9 @@ def _configuration_errors():
 
 
 def _worker_death_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [BrokenExecutor]
+    # loky: BrokenProcessPool; dask: KilledWorker, or FutureCancelledError (a
+    # CancelledError) when the dead worker held data the runs needed
+    errors: list[type[BaseException]] = [BrokenExecutor, CancelledError]
     distributed = sys.modules.get("distributed")
     if distributed is not None:
         errors.append(distributed.scheduler.KilledWorker)
@@ -270,6 +285,22 @@ def member_progress(callback: Any):
         yield
     finally:
         _PROGRESS.callback = previous
+
+
+@contextmanager
+def _unchanged_on_failure(estimator: Any):
+    """Put back every attribute of ``estimator`` if the block raises (or is interrupted).
+
+    A failed or interrupted ``fit`` then leaves an ensemble as it was, fitted
+    or not, never with new ``classes_`` beside the previous members.
+    """
+    before = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(before)
+        raise
 
 
 def _first(results: list[Any] | None) -> Any:
@@ -381,8 +412,9 @@ class _BaseEnsemble(BaseEstimator):
             ) from exc
         except _worker_death_errors() as exc:
             raise EnsembleFitError(
-                f"a worker process died while training the ensemble's {len(runs)} "
-                f"members ({type(exc).__name__}: {exc}); no member was kept."
+                f"a worker process died (or the cluster cancelled the runs) while "
+                f"training the ensemble's {len(runs)} members ({type(exc).__name__}: "
+                f"{exc}); no member was kept."
             ) from exc
         for i, (_, status) in enumerate(results):
             if status["error"] is not None:
@@ -417,6 +449,10 @@ class _BaseEnsemble(BaseEstimator):
         return kept, diverged
 
     def _fit(self, X, y, sample_weight=None):
+        with _unchanged_on_failure(self):
+            return self._fit_members(X, y, sample_weight)
+
+    def _fit_members(self, X, y, sample_weight=None):
         classifier = is_classifier(self)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                              dtype=(np.float64, np.float32), multi_output=not classifier,

@@ -12,6 +12,10 @@ that never contains a pickle:
 ``arrays.npz``
     Every numeric array, read back with ``allow_pickle=False``.
 
+Loading never extracts anything to disk and refuses an archive holding any
+other member (a path such as ``../x`` included), a member twice, or more than
+``max_bytes`` (:data:`MAX_BYTES`) once decompressed: members are
+decompressed a chunk at a time, never beyond the size they declare.
 Loading never imports anything named in the file: an estimator class is
 looked up in this module's allowlist (:func:`register_estimator` adds to it)
 and a plugin in :func:`ensemblekit.plugins.get_registry`.  Array dtypes and
@@ -34,6 +38,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +59,7 @@ from .plugins import Hooks, Plugin, PluginLoadWarning, get_registry
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAX_BYTES",
     "ModelFileError",
     "atomic_write",
     "load",
@@ -64,6 +70,15 @@ __all__ = [
 FORMAT = "ensemblekit-model"
 #: Version of the file layout written by :func:`save`; :func:`load` reads it only.
 FORMAT_VERSION = 1
+#: Default ``max_bytes`` of :func:`load`: the largest model file it reads, and
+#: the most the file's members, and the arrays in them, may decompress to (1 GiB).
+MAX_BYTES = 1 << 30
+_CHUNK = 1 << 20  # members are decompressed this many bytes at a time
+# what a damaged archive raises while it is read: zlib for corrupt deflate data,
+# NotImplementedError / RuntimeError for flipped compression or encryption flags,
+# OSError for offsets that point outside the file
+_DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error,
+            NotImplementedError, RuntimeError)
 _DOCUMENT = "model.json"
 _ARRAYS = "arrays.npz"
 _ARRAY_KINDS = "biufcU"  # bool, ints, floats, complex, fixed-width unicode
@@ -546,7 +561,8 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     The data goes to a temporary file in the same folder, which is flushed to
     disk and renamed over ``path`` when the block ends without an exception
     (``KeyboardInterrupt`` included); otherwise it is deleted and ``path`` is
-    left as it was.
+    left as it was.  An ``OSError`` (a read-only folder, a full disk) is
+    re-raised with the same type and ``errno``, its message naming ``path``.
 
     Parameters
     ----------
@@ -559,16 +575,33 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
         A binary file object.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _naming(exc, path) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from exc
         raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """The same error (type and errno), its message naming the file being written.
+
+    A full disk fails a write with ENOSPC and no file name, and a read-only
+    folder fails on the temporary file's name: both now say which file the
+    caller asked for.
+    """
+    if exc.errno is None:
+        return type(exc)(f"cannot write {path}: {exc}")
+    return type(exc)(exc.errno, f"cannot write {path}: {exc.strerror}")
 
 
 def save(estimator: Any, path: str | os.PathLike, *,
@@ -636,9 +669,34 @@ def save(estimator: Any, path: str | os.PathLike, *,
         _zip_member(zf, _ARRAYS, arrays)
 
 
-def _read_members(path: Path) -> tuple[bytes, bytes]:
+def _check_sizes(path: Path, where: str, infos: list[zipfile.ZipInfo],
+                 max_bytes: int) -> None:
+    total = sum(info.file_size for info in infos)
+    if total > max_bytes:
+        raise ModelFileError(
+            f"{path}: {where} would decompress to {total} bytes, more than "
+            f"max_bytes={max_bytes}; refused (a zip bomb?). Pass a larger max_bytes "
+            "to load a model this big that you trust"
+        )
+
+
+def _read_bounded(zf: zipfile.ZipFile, name: str) -> bytes:
+    """A member's bytes, decompressed a chunk at a time.
+
+    zipfile stops at the size the member declares (and checks its CRC), so
+    data that decompresses to more than that never reaches memory.
+    """
+    out = bytearray()
+    with zf.open(name) as fh:
+        while chunk := fh.read(_CHUNK):
+            out += chunk
+    return bytes(out)
+
+
+def _read_members(path: Path, max_bytes: int) -> tuple[bytes, bytes]:
     with open(path, "rb") as fh:
         head = fh.read(4)
+        size = os.fstat(fh.fileno()).st_size
     if head[:1] == b"\x80":
         raise ModelFileError(
             f"{path} is a pickle (or joblib) file, not an ensemblekit model file; "
@@ -648,17 +706,32 @@ def _read_members(path: Path) -> tuple[bytes, bytes]:
         )
     if head[:2] != b"PK":
         raise ModelFileError(f"{path} is not an ensemblekit model file (not a zip archive)")
+    if size > max_bytes:
+        raise ModelFileError(f"{path} is {size} bytes, more than max_bytes={max_bytes}; "
+                             "refused. Pass a larger max_bytes to load a model this big "
+                             "that you trust")
     try:
         with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            missing = {_DOCUMENT, _ARRAYS} - names
+            infos = zf.infolist()
+            names = [info.filename for info in infos]
+            missing = {_DOCUMENT, _ARRAYS} - set(names)
             if missing:
                 raise ModelFileError(f"{path} is a zip file but not an ensemblekit model "
                                      f"file: it lacks {', '.join(sorted(missing))}")
-            return zf.read(_DOCUMENT), zf.read(_ARRAYS)
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
-        raise ModelFileError(f"{path} is truncated or corrupted ({exc}); write the "
-                             "model again") from None
+            extra = [n for n in names if n not in (_DOCUMENT, _ARRAYS)]
+            if extra:
+                raise ModelFileError(
+                    f"{path}: unexpected archive member {extra[0]!r}; a model file holds "
+                    f"only {_DOCUMENT} and {_ARRAYS} (refused; nothing is ever extracted)")
+            if len(names) > 2:
+                twice = next(n for n in names if names.count(n) > 1)
+                raise ModelFileError(f"{path}: archive member {twice!r} appears more than "
+                                     "once; refused")
+            _check_sizes(path, "the archive", infos, max_bytes)
+            return _read_bounded(zf, _DOCUMENT), _read_bounded(zf, _ARRAYS)
+    except _DAMAGED as exc:
+        raise ModelFileError(f"{path} is truncated or corrupted ({type(exc).__name__}: "
+                             f"{exc}); write the model again") from None
 
 
 def _read_document(path: Path, raw: bytes, arrays: bytes) -> dict:
@@ -686,15 +759,29 @@ def _read_document(path: Path, raw: bytes, arrays: bytes) -> dict:
     return document
 
 
-def _read_arrays(path: Path, data: bytes) -> dict[str, np.ndarray]:
+def _read_arrays(path: Path, data: bytes, max_bytes: int) -> dict[str, np.ndarray]:
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as inner:
+            infos = inner.infolist()
+        for info in infos:
+            if not (info.filename.endswith(".npy") and info.filename[:-4].isidentifier()):
+                raise ModelFileError(f"{path}: {_ARRAYS} has an unexpected member "
+                                     f"{info.filename!r}; refused")
+        _check_sizes(path, _ARRAYS, infos, max_bytes)
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
+    except ModelFileError:
+        raise
     except ValueError as exc:
-        raise ModelFileError(f"{path}: {_ARRAYS} holds an array that needs pickle "
-                             f"({exc}); refused") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ModelFileError(f"{path}: {_ARRAYS} is unreadable ({exc})") from None
+        reason = ("holds an array that needs pickle" if "allow_pickle" in str(exc)
+                  else "is unreadable")
+        raise ModelFileError(f"{path}: {_ARRAYS} {reason} ({exc}); refused") from None
+    except MemoryError:
+        raise ModelFileError(f"{path}: {_ARRAYS} declares an array too large for "
+                             "memory; refused") from None
+    except _DAMAGED as exc:
+        raise ModelFileError(f"{path}: {_ARRAYS} is unreadable ({type(exc).__name__}: "
+                             f"{exc})") from None
     for key, arr in arrays.items():
         if arr.dtype.kind not in _ARRAY_KINDS or arr.dtype.fields is not None:
             raise ModelFileError(f"{path}: array {key!r} has dtype {arr.dtype}, "
@@ -702,7 +789,8 @@ def _read_arrays(path: Path, data: bytes) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load(path: str | os.PathLike, *, return_metadata: bool = False) -> Any:
+def load(path: str | os.PathLike, *, return_metadata: bool = False,
+         max_bytes: int = MAX_BYTES) -> Any:
     """Read an estimator written by :func:`save`, without running stored code.
 
     Parameters
@@ -711,6 +799,10 @@ def load(path: str | os.PathLike, *, return_metadata: bool = False) -> Any:
         The model file.
     return_metadata : bool, default=False
         Also return the metadata stored by :func:`save`.
+    max_bytes : int, default=MAX_BYTES
+        The largest file, and the most its contents may decompress to, that
+        is read (1 GiB); a bigger file is refused before anything is
+        decompressed.  Raise it for a model you trust that is this big.
 
     Returns
     -------
@@ -727,7 +819,10 @@ def load(path: str | os.PathLike, *, return_metadata: bool = False) -> Any:
     ModelFileError
         (a ``ValueError``) if the file is a pickle, not a model file,
         truncated or corrupted, modified after it was written (digest
-        mismatch), from an unknown format version, names a class outside the
+        mismatch), bigger than ``max_bytes`` or decompressing to more (a zip
+        bomb), holds an archive member other than the model's two (a path
+        such as ``../x`` included), is from an unknown format version, names
+        a class outside the
         allowlist or a plugin that is not installed, or holds inconsistent
         arrays (shapes, dtypes, non-finite weights).
 
@@ -735,10 +830,13 @@ def load(path: str | os.PathLike, *, return_metadata: bool = False) -> Any:
     --------
     save : Write a model file.
     """
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or (
+            max_bytes < 1):
+        raise ValueError(f"max_bytes must be a positive integer, got {max_bytes!r}")
     path = Path(path)
-    raw, array_bytes = _read_members(path)
+    raw, array_bytes = _read_members(path, int(max_bytes))
     document = _read_document(path, raw, array_bytes)
-    decode = _Decoder(_read_arrays(path, array_bytes))
+    decode = _Decoder(_read_arrays(path, array_bytes, int(max_bytes)))
     try:
         if not isinstance(document.get("estimator"), dict) or (
                 document["estimator"].get("$") != "estimator"):

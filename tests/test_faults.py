@@ -1,0 +1,443 @@
+"""Faults survived: dead workers (loky, Dask), Ctrl-C, full disks, damaged model files.
+
+Each test provokes one fault for real — a worker process killed with SIGKILL
+in the middle of an epoch, a ``KeyboardInterrupt`` raised from a training hook
+as Ctrl-C would, SIGINT sent to the command line, a write failing with ENOSPC,
+a model file with a flipped bit — and checks the documented outcome: a clear
+error within bounded time, nothing half-written, and pools, clusters and
+estimators left usable.  ``docs/reliability.md`` lists every fault with the
+test that covers it.  No test sleeps or measures time; the timeouts are guards
+against a hang, never part of what passes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits, load_iris
+from sklearn.exceptions import NotFittedError
+
+import ensemblekit.io as ekio
+from ensemblekit import (
+    EnsembleClassifier,
+    EnsembleFitError,
+    MLPClassifier,
+    ModelFileError,
+    Plugin,
+    hookimpl,
+    load,
+    save,
+)
+from ensemblekit.ensemble import INTERRUPTED
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+posix_signals = pytest.mark.skipif(not hasattr(signal, "SIGKILL"),
+                                   reason="needs POSIX signals")
+
+
+# --------------------------------------------------------------------------
+# plugins that misbehave on purpose
+# --------------------------------------------------------------------------
+class KillWorker(Plugin):
+    """SIGKILLs the process training the run with ``seed`` at ``epoch`` — never the driver."""
+
+    name = "kill_worker"
+
+    def __init__(self, seed=None, epoch=2, driver=None):
+        self.seed = seed
+        self.epoch = epoch
+        self.driver = driver
+
+    @hookimpl
+    def ensemblekit_epoch_end(self, estimator, epoch):
+        if (estimator.random_state == self.seed and epoch == self.epoch
+                and os.getpid() != self.driver):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Interrupt(Plugin):
+    """Raises ``KeyboardInterrupt`` as Ctrl-C would.
+
+    At the start of epoch ``epoch`` (0-based, so after ``epoch`` finished
+    epochs), or after batch ``batch`` of it; only in the run whose
+    ``random_state`` is ``seed`` (``None``: every run).
+    """
+
+    name = "interrupt"
+
+    def __init__(self, epoch=2, batch=None, seed=None):
+        self.epoch = epoch
+        self.batch = batch
+        self.seed = seed
+
+    def _mine(self, estimator) -> bool:
+        return self.seed is None or estimator.random_state == self.seed
+
+    @hookimpl
+    def ensemblekit_epoch_start(self, estimator, epoch):
+        if self.batch is None and epoch == self.epoch and self._mine(estimator):
+            raise KeyboardInterrupt
+
+    @hookimpl
+    def ensemblekit_batch_end(self, estimator, batch):
+        if (self.batch is not None and estimator.n_iter_ == self.epoch
+                and batch == self.batch and self._mine(estimator)):
+            raise KeyboardInterrupt
+
+
+class WeightsAt(Plugin):
+    """Copies the weights right after batch ``batch`` of epoch ``epoch``."""
+
+    name = "weights_at"
+
+    def __init__(self, epoch=2, batch=1):
+        self.epoch = epoch
+        self.batch = batch
+
+    @hookimpl
+    def ensemblekit_batch_end(self, estimator, batch):
+        if estimator.n_iter_ == self.epoch and batch == self.batch:
+            self.coefs_ = [c.copy() for c in estimator.coefs_]
+
+
+STARTED: list[int] = []
+
+
+class RecordStart(Plugin):
+    """Appends each run's seed to ``STARTED`` (meaningful in the driver process only)."""
+
+    name = "record_start"
+
+    @hookimpl
+    def ensemblekit_fit_start(self, estimator):
+        STARTED.append(estimator.random_state)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16, y[:300]
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+def _member(*plugins, **params):
+    return MLPClassifier(hidden_layer_sizes=(16,), max_iter=params.pop("max_iter", 8),
+                         plugins=list(plugins), **params)
+
+
+def _seeds(n=4, random_state=0):
+    """The seeds an ensemble with this random_state gives its runs (drawn in the driver)."""
+    children = np.random.SeedSequence(random_state).spawn(n)
+    return [int(c.generate_state(1)[0]) for c in children]
+
+
+def _fitted_on_iris(iris, **params):
+    ens = EnsembleClassifier(_member(), n_estimators=4, random_state=0, **params)
+    ens.fit(*iris)
+    return ens, ens.predict_proba(iris[0])
+
+
+def _assert_unchanged(ens, iris, proba):
+    """The ensemble is still the one fitted on iris: no digits classes beside iris members."""
+    assert ens.n_features_in_ == 4
+    np.testing.assert_array_equal(ens.classes_, [0, 1, 2])
+    np.testing.assert_array_equal(ens.predict_proba(iris[0]), proba)
+
+
+# --------------------------------------------------------------------------
+# dead workers
+# --------------------------------------------------------------------------
+@posix_signals
+def test_a_loky_worker_killed_mid_epoch_fails_the_refit_and_keeps_the_old_fit(digits, iris):
+    ens, proba = _fitted_on_iris(iris)
+    ens.set_params(estimator=_member(KillWorker(seed=_seeds()[1], driver=os.getpid())),
+                   n_jobs=2)
+    with pytest.raises(EnsembleFitError, match="(?s)a worker process died .* no member was kept"):
+        ens.fit(*digits)
+    _assert_unchanged(ens, iris, proba)
+    # loky replaced its broken pool: the next parallel fit works, bit for bit
+    ens.set_params(estimator=_member()).fit(*digits)
+    sequential = clone(ens).set_params(n_jobs=1).fit(*digits)
+    np.testing.assert_array_equal(ens.predict_proba(digits[0]),
+                                  sequential.predict_proba(digits[0]))
+
+
+@pytest.mark.slow
+@posix_signals
+def test_a_worker_killed_on_a_dask_cluster_is_an_error_and_the_cluster_recovers(digits):
+    distributed = pytest.importorskip("distributed")
+    import joblib
+
+    X, y = digits
+    reference = EnsembleClassifier(_member(), n_estimators=4, random_state=0).fit(X, y)
+    # the run is retried on another worker and kills that one too: every attempt dies
+    killer = EnsembleClassifier(_member(KillWorker(seed=_seeds()[1], driver=os.getpid())),
+                                n_estimators=4, random_state=0, timeout=120)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client, joblib.parallel_config(backend="dask"):
+        # joblib on dask once hung here; now a clear error, at the latest at `timeout`
+        with pytest.raises(EnsembleFitError, match="worker"):
+            killer.fit(X, y)
+        assert not hasattr(killer, "estimators_")
+        client.wait_for_workers(2, timeout=120)  # the nannies restart the dead workers
+        again = EnsembleClassifier(_member(), n_estimators=4, random_state=0,
+                                   timeout=120).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), reference.predict_proba(X))
+
+
+# --------------------------------------------------------------------------
+# Ctrl-C
+# --------------------------------------------------------------------------
+def test_an_interrupt_between_epochs_keeps_exactly_the_finished_epochs(digits):
+    X, y = digits
+    with pytest.warns(UserWarning, match=INTERRUPTED):
+        stopped = _member(Interrupt(epoch=3), max_iter=50, random_state=0).fit(X, y)
+    three = _member(max_iter=3, random_state=0).fit(X, y)
+    assert stopped.n_iter_ == 3 and len(stopped.loss_curve_) == 3
+    assert [r["loss"] for r in stopped.history_] == stopped.loss_curve_ == three.loss_curve_
+    for got, want in zip(stopped.coefs_ + stopped.intercepts_,
+                         three.coefs_ + three.intercepts_):
+        np.testing.assert_array_equal(got, want)
+    # a usable model: it predicts, saves, and a new fit trains from scratch
+    np.testing.assert_array_equal(stopped.predict_proba(X), three.predict_proba(X))
+    stopped.set_params(plugins=[], max_iter=8).fit(X, y)
+    assert stopped.n_iter_ == 8
+
+
+def test_an_interrupt_mid_epoch_keeps_the_last_completed_step(digits):
+    X, y = digits
+    reference = _member(WeightsAt(epoch=2, batch=0), batch_size=100, max_iter=5,
+                        random_state=0).fit(X, y)
+    snapshot = dict(reference.plugins_)["weights_at"].coefs_
+    with pytest.warns(UserWarning, match=INTERRUPTED):
+        stopped = _member(Interrupt(epoch=2, batch=0), batch_size=100, max_iter=5,
+                          random_state=0).fit(X, y)
+    # epochs count finished epochs; the weights include the interrupted epoch's steps
+    assert stopped.n_iter_ == 2 and len(stopped.loss_curve_) == 2
+    for got, want in zip(stopped.coefs_, snapshot):
+        np.testing.assert_array_equal(got, want)
+    assert np.isfinite(stopped.predict_proba(X)).all()
+
+
+def test_an_interrupt_stops_a_sequential_ensemble_at_once_and_leaves_it_as_it_was(
+        digits, iris):
+    ens, proba = _fitted_on_iris(iris)
+    seeds = _seeds()
+    ens.set_params(estimator=_member(RecordStart(), Interrupt(epoch=2, seed=seeds[1])))
+    STARTED.clear()
+    with pytest.raises(KeyboardInterrupt):
+        ens.fit(*digits)
+    assert STARTED == seeds[:2]  # members 2 and 3 never started
+    _assert_unchanged(ens, iris, proba)
+    fresh = EnsembleClassifier(ens.estimator, n_estimators=4, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        fresh.fit(*digits)
+    with pytest.raises(NotFittedError):
+        fresh.predict(digits[0])
+
+
+def test_an_interrupt_in_a_loky_worker_stops_the_ensemble_and_loky_stays_usable(digits):
+    X, y = digits
+    ens = EnsembleClassifier(_member(Interrupt(epoch=2, seed=_seeds()[0])), n_estimators=4,
+                             n_jobs=2, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        ens.fit(X, y)
+    assert not hasattr(ens, "estimators_")
+    # joblib terminated the pool on the interrupt; the next fit gets a new one
+    ens.set_params(estimator=_member()).fit(X, y)
+    assert len(ens.estimators_) == 4
+
+
+def test_an_interrupted_lbfgs_member_stops_the_ensemble_too(iris):
+    """scipy's L-BFGS cannot stop midway: the interrupt leaves fit, and the ensemble stops."""
+
+    class InterruptEvaluation(Plugin):
+        name = "interrupt_evaluation"
+
+        @hookimpl
+        def ensemblekit_penalty(self, estimator):
+            if len(estimator.history_) == 2:
+                raise KeyboardInterrupt
+
+    ens, proba = _fitted_on_iris(iris)
+    ens.set_params(estimator=_member(InterruptEvaluation(), solver="lbfgs", max_iter=20))
+    with pytest.raises(KeyboardInterrupt):
+        ens.fit(*iris)
+    _assert_unchanged(ens, iris, proba)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_ctrl_c_in_the_command_line_exits_130_and_writes_no_model(tmp_path):
+    data = tmp_path / "digits.csv"
+    load_digits(as_frame=True).frame.to_csv(data, index=False)
+    out = tmp_path / "model.ekm"
+    out.write_bytes(b"previous model")
+    # the console script's entry point, run as a real process; thousands of epochs,
+    # so the signal lands long before training could finish
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ensemblekit.cli import cli; cli()", "train", str(data),
+         "--out", str(out), "--verbose", "--hidden", "32", "--max-iter", "100000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stderr.readline()
+        assert first.startswith("epoch 1/100000"), first
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "interrupted: no model written" in stderr
+    assert "Traceback" not in stderr and "model written" not in stdout
+    assert out.read_bytes() == b"previous model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.csv", "model.ekm"]
+
+
+# --------------------------------------------------------------------------
+# saving: read-only directories, full disks
+# --------------------------------------------------------------------------
+def _can_create_in(folder: Path) -> bool:
+    try:
+        (folder / "probe").touch()
+    except OSError:
+        return False
+    (folder / "probe").unlink()
+    return True
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody can create files in (chmod; ``chattr +i`` when running as root)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "model.ekm").write_bytes(b"previous model")
+    folder.chmod(0o555)
+    immutable = False
+    if _can_create_in(folder) and shutil.which("chattr"):  # root ignores permissions
+        immutable = subprocess.run(["chattr", "+i", str(folder)], capture_output=True,
+                                   check=False).returncode == 0
+    try:
+        if _can_create_in(folder):
+            pytest.skip("cannot make a read-only folder here (root, and no chattr +i)")
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
+
+
+def test_saving_into_a_read_only_folder_names_the_path_and_keeps_the_old_file(
+        read_only_dir, iris):
+    target = read_only_dir / "model.ekm"
+    clf = _member(max_iter=2, random_state=0).fit(*iris)
+    with pytest.raises(PermissionError, match=f"cannot write {target}") as info:
+        save(clf, target)
+    assert info.value.errno in (errno.EACCES, errno.EPERM)
+    assert target.read_bytes() == b"previous model"
+    assert os.listdir(read_only_dir) == ["model.ekm"]
+
+
+@pytest.mark.parametrize("stage", ["write", "fsync"])
+def test_a_full_disk_names_the_path_and_leaves_no_temporary_file(stage, tmp_path,
+                                                                  monkeypatch, iris):
+    target = tmp_path / "model.ekm"
+    target.write_bytes(b"previous model")
+    if stage == "write":
+        # the temporary file is created for real, then its descriptor points at
+        # /dev/full: every write that reaches the kernel fails with ENOSPC
+        if not os.path.exists("/dev/full"):
+            pytest.skip("needs /dev/full")
+        fdopen = os.fdopen
+
+        def full_fdopen(fd, *args, **kwargs):
+            full = os.open("/dev/full", os.O_WRONLY)
+            os.dup2(full, fd)
+            os.close(full)
+            return fdopen(fd, *args, **kwargs)
+
+        monkeypatch.setattr(ekio.os, "fdopen", full_fdopen)
+    else:  # the data fit in the page cache; the disk is found full at fsync
+        def full_fsync(fd):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(ekio.os, "fsync", full_fsync)
+    clf = _member(max_iter=2, random_state=0).fit(*iris)
+    with pytest.raises(OSError, match=f"cannot write {target}: No space left") as info:
+        save(clf, target)
+    assert info.value.errno == errno.ENOSPC
+    assert target.read_bytes() == b"previous model"
+    assert os.listdir(tmp_path) == ["model.ekm"]
+
+
+# --------------------------------------------------------------------------
+# damaged model files (test_io.py covers a half file, a bumped format version,
+# tampered arrays and documents, and pickles)
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_model(iris, tmp_path_factory):
+    clf = MLPClassifier(hidden_layer_sizes=(3,), max_iter=3, random_state=0).fit(*iris)
+    path = tmp_path_factory.mktemp("small") / "model.ekm"
+    save(clf, path)
+    return path, clf.predict_proba(iris[0])
+
+
+def test_every_single_bit_flip_is_refused_or_harmless(small_model, iris, tmp_path):
+    path, proba = small_model
+    data = path.read_bytes()
+    bad = tmp_path / "flipped.ekm"
+    harmless = 0
+    for i in range(0, len(data), 3):  # every third byte, each time another bit
+        flipped = bytearray(data)
+        flipped[i] ^= 1 << (i % 8)
+        bad.write_bytes(flipped)
+        try:
+            loaded = load(bad)
+        except ModelFileError:
+            continue
+        # only bytes nobody reads (zip timestamps, version-made-by...) may change
+        np.testing.assert_array_equal(loaded.predict_proba(iris[0]), proba)
+        harmless += 1
+    assert harmless < len(data) // 30
+
+
+def test_a_file_cut_at_any_length_is_refused(small_model, tmp_path):
+    data = small_model[0].read_bytes()
+    cut = tmp_path / "cut.ekm"
+    # every length in the trailing records (end of central directory), every 5th before
+    for n in sorted({*range(0, len(data), 5), *range(len(data) - 64, len(data))}):
+        cut.write_bytes(data[:n])
+        with pytest.raises(ModelFileError):
+            load(cut)
+
+
+def test_an_interrupt_while_saving_keeps_the_old_file(iris, tmp_path, monkeypatch):
+    target = tmp_path / "model.ekm"
+    target.write_bytes(b"previous model")
+
+    def interrupted_fsync(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ekio.os, "fsync", interrupted_fsync)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = _member(max_iter=2, random_state=0).fit(*iris)
+    with pytest.raises(KeyboardInterrupt):
+        save(clf, target)
+    assert target.read_bytes() == b"previous model"
+    assert os.listdir(tmp_path) == ["model.ekm"]
