@@ -251,3 +251,48 @@ def test_dask_backend_trains_the_same_ensemble_on_a_local_cluster(data, tmp_path
     X = pd.read_csv(data["iris"]).drop(columns=["target"])
     np.testing.assert_array_equal(ensemblekit.load(tmp_path / "dask.ekm").predict_proba(X),
                                   ensemblekit.load(data["iris3"]).predict_proba(X))
+
+
+def test_console_script_trains_and_predicts_an_ensemble(data, tmp_path):
+    model = tmp_path / "ens.ekm"
+    subprocess.run(["ensemblekit", "train", str(data["iris"]), "--hidden", "8",
+                    "--max-iter", "30", "--n-estimators", "3", "--n-jobs", "2", "-q",
+                    "--out", str(model)], check=True, timeout=300)
+    shown = subprocess.run(["ensemblekit", "predict", str(model), str(data["iris"]),
+                            "--proba"], check=True, timeout=300, capture_output=True,
+                           text=True).stdout
+    table = pd.read_csv(pd.io.common.StringIO(shown))
+    X = pd.read_csv(data["iris"]).drop(columns=["target"])
+    loaded = ensemblekit.load(model)
+    np.testing.assert_array_equal(table["target"], loaded.predict(X))
+    np.testing.assert_allclose(table.filter(like="proba_").to_numpy(),
+                               loaded.predict_proba(X), rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_parallel_ensemble_exits_130_and_writes_nothing(tmp_path):
+    import signal
+
+    from sklearn.datasets import load_digits
+
+    csv = tmp_path / "digits.csv"
+    load_digits(as_frame=True).frame.to_csv(csv, index=False)
+    model = tmp_path / "never.ekm"
+    proc = subprocess.Popen(
+        ["ensemblekit", "train", str(csv), "--hidden", "64", "--max-iter", "40",
+         "--n-estimators", "6", "--n-jobs", "2", "-v", "--out", str(model)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # the first finished member: at least four more are still to train
+        for line in proc.stderr:
+            if line.startswith("member 1/6"):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted: no model written" in err
+    assert "Traceback" not in err
+    assert not model.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.csv"]  # no temp file
