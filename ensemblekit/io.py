@@ -412,6 +412,11 @@ class _Encoder:
 class _Decoder:
     """Rebuilds a value tree; every class comes from an allowlist."""
 
+    #: The value kinds (``"$"``) a document may use, each read by ``_<kind>``;
+    #: any other name is refused, never looked up on the decoder.
+    KINDS = frozenset({"scalar", "array", "objects", "dtype", "scalar_type", "builtin_type",
+                       "warning", "slice", "tuple", "dict", "plugin", "estimator"})
+
     def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
         self.arrays = arrays
 
@@ -425,7 +430,8 @@ class _Decoder:
         kind = obj.get("$")
         if kind is None:
             return {k: self(v, f"{where}[{k!r}]") for k, v in obj.items()}
-        method = getattr(self, f"_{kind}", None) if isinstance(kind, str) else None
+        method = (getattr(self, f"_{kind}", None)
+                  if isinstance(kind, str) and kind in self.KINDS else None)
         if method is None:
             raise ValueError(f"{where}: unknown value kind {kind!r}")
         try:
@@ -783,6 +789,9 @@ def _read_arrays(path: Path, data: bytes, max_bytes: int) -> dict[str, np.ndarra
         raise ModelFileError(f"{path}: {_ARRAYS} is unreadable ({type(exc).__name__}: "
                              f"{exc})") from None
     for key, arr in arrays.items():
+        if not isinstance(arr, np.ndarray):  # numpy hands back the raw bytes
+            raise ModelFileError(f"{path}: {_ARRAYS} member {key!r} is not a .npy array; "
+                                 "refused")
         if arr.dtype.kind not in _ARRAY_KINDS or arr.dtype.fields is not None:
             raise ModelFileError(f"{path}: array {key!r} has dtype {arr.dtype}, "
                                  "which model files do not use")
