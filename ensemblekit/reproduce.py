@@ -524,6 +524,19 @@ def _plot_sweep(results: dict, out: Path, name: str, label: str) -> list[str]:
     return [_save(fig, out, name)]
 
 
+def _sweep_experiment(out: str | Path | None, seeds: int | None, quick: bool, *, name: str,
+                      label: str, book_value: float, values: list[float], epochs: int,
+                      make: Callable[[float], dict], note: dict[str, str]) -> dict[str, Any]:
+    """Run one regularisation sweep, summarise it and draw ``<name>.png``."""
+    rows = _regularisation_sweep(values, make, epochs, _seeds(seeds, quick))
+    results = _sweep_results(rows, label, book_value, {
+        "data": f"digits, first {N_TRAIN} train / {1797 - N_TRAIN} test", **BOOK_NET,
+        **note, "epochs": epochs, "seeds": len(_seeds(seeds, quick))})
+    if out is not None:
+        results["figures"] = _plot_sweep(results, Path(out), name, label)
+    return results
+
+
 def overfitting(out: str | Path | None = None, *, seeds: int | None = None,
                 quick: bool = False) -> dict[str, Any]:
     """A big network on little data overfits (ch. 6.4.1).
@@ -595,18 +608,13 @@ def weight_decay(out: str | Path | None = None, *, seeds: int | None = None,
         seeds; the lambdas that raise test accuracy *and* shrink the gap by at
         least :data:`MIN_EFFECT` each.
     """
-    epochs = 50 if quick else 200
-    values = [0.0, 0.01, 0.1] if quick else [0.0, 0.001, 0.003, 0.01, 0.03, 0.1]
-    rows = _regularisation_sweep(
-        values, lambda v: {"plugins": [WeightDecay(alpha=v, convention="book")]}, epochs,
-        _seeds(seeds, quick))
-    results = _sweep_results(rows, "lambda", 0.1, {
-        "data": f"digits, first {N_TRAIN} train / {1797 - N_TRAIN} test", **BOOK_NET,
-        "convention": "book: 1/2 lambda ||W||^2 per batch; sklearn alpha = lambda * 100",
-        "epochs": epochs, "seeds": len(_seeds(seeds, quick))})
-    if out is not None:
-        results["figures"] = _plot_sweep(results, Path(out), "weight_decay", "lambda")
-    return results
+    return _sweep_experiment(
+        out, seeds, quick, name="weight_decay", label="lambda", book_value=0.1,
+        values=[0.0, 0.01, 0.1] if quick else [0.0, 0.001, 0.003, 0.01, 0.03, 0.1],
+        epochs=50 if quick else 200,
+        make=lambda v: {"plugins": [WeightDecay(alpha=v, convention="book")]},
+        note={"convention": "book: 1/2 lambda ||W||^2 per batch; sklearn alpha = "
+                            "lambda * 100"})
 
 
 def dropout(out: str | Path | None = None, *, seeds: int | None = None,
@@ -632,18 +640,12 @@ def dropout(out: str | Path | None = None, *, seeds: int | None = None,
     results : dict
         As :func:`weight_decay`, per dropout ratio.
     """
-    epochs = 50 if quick else 300
-    values = [0.0, 0.1, 0.2] if quick else [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]
-    rows = _regularisation_sweep(
-        values, lambda v: {"plugins": [Dropout(rate=v, mode="book")]}, epochs,
-        _seeds(seeds, quick))
-    results = _sweep_results(rows, "ratio", 0.2, {
-        "data": f"digits, first {N_TRAIN} train / {1797 - N_TRAIN} test", **BOOK_NET,
-        "mode": "book (non-inverted): scale by 1 - ratio at inference",
-        "epochs": epochs, "seeds": len(_seeds(seeds, quick))})
-    if out is not None:
-        results["figures"] = _plot_sweep(results, Path(out), "dropout", "ratio")
-    return results
+    return _sweep_experiment(
+        out, seeds, quick, name="dropout", label="ratio", book_value=0.2,
+        values=[0.0, 0.1, 0.2] if quick else [0.0, 0.05, 0.1, 0.15, 0.2, 0.3],
+        epochs=50 if quick else 300,
+        make=lambda v: {"plugins": [Dropout(rate=v, mode="book")]},
+        note={"mode": "book (non-inverted): scale by 1 - ratio at inference"})
 
 
 def ensemble(out: str | Path | None = None, *, seeds: int | None = None,
