@@ -4,6 +4,21 @@ Each optimizer updates **one flat parameter buffer in place** from one flat
 gradient buffer of the same size and dtype: one vectorised pass per step
 instead of a Python loop over layers, and no allocation after the first step.
 
+The element-wise passes of a step are memory-bound (Adam: twelve passes over
+five arrays of 269k floats on the benchmark network, a third of the epoch).
+Two things make them cheaper without changing a single bit of the result,
+since every element goes through the same operations in the same order:
+
+* **threads**: numpy releases the GIL inside its loops, so the buffer is cut
+  into one contiguous part per thread and the parts run at the same time.
+  Only for large buffers (a hand-off costs ~20 us) and only as many threads
+  as the BLAS may use right now: a caller that capped BLAS to one thread
+  (threadpoolctl, an ensemble worker) gets a single-threaded optimizer too,
+  so the cores are never oversubscribed.
+* **cache-sized chunks**: each part runs all its passes on one chunk at a
+  time, so the arrays of a chunk stay in the core's L2 cache between passes
+  instead of streaming the whole buffers from memory twelve times.
+
 Interface
 ---------
 ``update(params, grads)``
@@ -19,7 +34,190 @@ Interface
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any
+
 import numpy as np
+
+# Buffers below this many values are updated by one thread: handing a part to
+# another thread costs ~20 us, what the passes over ~30k values take.
+PARALLEL_MIN_SIZE = 65_536
+# Values per chunk: the five arrays of an Adam chunk (params, grads, two
+# moments, scratch) take 5 x 128 kB in float32, well inside a 1-2 MB L2.
+CHUNK_SIZE = 32_768
+# Part boundaries fall on multiples of this many values (64-byte cache lines
+# in float32), so two threads never write to the same cache line.
+_ALIGN = 16
+
+_blas_libraries: list | None = None
+_pool: ThreadPoolExecutor | None = None
+_pool_key: tuple[int, int] = (0, 0)  # (process id, workers) the pool was made for
+
+
+def _blas_threads() -> int:
+    """The number of threads the BLAS libraries may use now (the smallest limit).
+
+    threadpoolctl finds the loaded libraries once per process (~2 ms); reading
+    their current limit afterwards costs about a microsecond, so a limit set
+    later (``threadpool_limits(1)``) is seen at the next step.
+    """
+    global _blas_libraries
+    if _blas_libraries is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    return min((lib.num_threads for lib in _blas_libraries), default=1)
+
+
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def threads_for(size: int) -> int:
+    """How many threads an optimizer step over ``size`` values uses.
+
+    Parameters
+    ----------
+    size : int
+        Values in the flat parameter buffer.
+
+    Returns
+    -------
+    int
+        1 below :data:`PARALLEL_MIN_SIZE`, else the BLAS thread limit capped
+        by the cores this process may run on.
+    """
+    if size < PARALLEL_MIN_SIZE:
+        return 1
+    return max(1, min(_blas_threads(), _usable_cores()))
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """The process's helper threads, made on first use, never pickled.
+
+    A module-level pool keeps optimizers (and the estimators holding them)
+    picklable.  It is rebuilt in a forked child, whose copy of the pool has
+    no threads behind it, and when more workers are needed.
+    """
+    global _pool, _pool_key
+    pid = os.getpid()
+    if _pool is None or _pool_key[0] != pid or _pool_key[1] < workers:
+        if _pool is not None and _pool_key[0] == pid:
+            _pool.shutdown(wait=False)
+        _pool = ThreadPoolExecutor(max_workers=workers,
+                                   thread_name_prefix="ensemblekit-optimizer")
+        _pool_key = (pid, workers)
+    return _pool
+
+
+def _run_chunks(kernel: Callable[..., None], arrays: tuple[np.ndarray, ...],
+                coefs: tuple[Any, ...], lo: int, hi: int) -> None:
+    for start in range(lo, hi, CHUNK_SIZE):
+        stop = min(start + CHUNK_SIZE, hi)
+        kernel(*[a[start:stop] for a in arrays], *coefs)
+
+
+def run_passes(kernel: Callable[..., None], arrays: tuple[np.ndarray, ...],
+               *coefs: Any) -> None:
+    """Apply ``kernel`` to the whole of ``arrays``, chunk by chunk, in parallel parts.
+
+    Parameters
+    ----------
+    kernel : callable
+        ``kernel(*array_slices, *coefs)``: element-wise, in place, so that
+        running it on slices equals running it on the whole arrays.
+    arrays : tuple of ndarray
+        Flat arrays of one size.
+    *coefs
+        Scalars passed to every call.
+    """
+    size = arrays[0].size
+    threads = threads_for(size)
+    if threads == 1:
+        _run_chunks(kernel, arrays, coefs, 0, size)
+        return
+    step = -(-size // threads // _ALIGN) * _ALIGN
+    pool = _executor(threads - 1)
+    futures = [pool.submit(_run_chunks, kernel, arrays, coefs, lo, min(lo + step, size))
+               for lo in range(step, size, step)]
+    try:
+        _run_chunks(kernel, arrays, coefs, 0, step)  # this thread takes the first part
+    finally:  # even on Ctrl-C: no helper may still write once the step returns
+        wait(futures)
+    for future in futures:
+        future.result()
+
+
+# --------------------------------------------------------------------------
+# the element-wise passes of each step, on (slices of) the flat buffers; every
+# pass is in place, so running a kernel on slices equals running it on the
+# whole buffers, bit for bit.  ``tmp`` is scratch.
+# --------------------------------------------------------------------------
+
+
+def _sgd_passes(params: np.ndarray, grads: np.ndarray, tmp: np.ndarray,
+                lr: float) -> None:
+    np.multiply(grads, lr, out=tmp)
+    params -= tmp
+
+
+def _momentum_passes(params: np.ndarray, grads: np.ndarray, velocity: np.ndarray,
+                     tmp: np.ndarray, lr: float, momentum: float, nesterov: bool) -> None:
+    np.multiply(grads, lr, out=tmp)
+    velocity *= momentum
+    velocity -= tmp
+    if nesterov:
+        params -= tmp
+        np.multiply(velocity, momentum, out=tmp)
+        params += tmp
+    else:
+        params += velocity
+
+
+def _adam_passes(params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray,
+                 tmp: np.ndarray, beta_1: float, beta_2: float, epsilon: float,
+                 lr: float) -> None:
+    m *= beta_1
+    np.multiply(grads, 1 - beta_1, out=tmp)
+    m += tmp
+    v *= beta_2
+    np.multiply(grads, grads, out=tmp)
+    tmp *= 1 - beta_2
+    v += tmp
+    np.sqrt(v, out=tmp)
+    tmp += epsilon
+    np.divide(m, tmp, out=tmp)
+    tmp *= lr
+    params -= tmp
+
+
+def _adagrad_passes(params: np.ndarray, grads: np.ndarray, h: np.ndarray,
+                    tmp: np.ndarray, epsilon: float, lr: float) -> None:
+    np.multiply(grads, grads, out=tmp)
+    h += tmp
+    np.sqrt(h, out=tmp)
+    tmp += epsilon
+    np.divide(grads, tmp, out=tmp)
+    tmp *= lr
+    params -= tmp
+
+
+def _rmsprop_passes(params: np.ndarray, grads: np.ndarray, h: np.ndarray,
+                    tmp: np.ndarray, rho: float, epsilon: float, lr: float) -> None:
+    h *= rho
+    np.multiply(grads, grads, out=tmp)
+    tmp *= 1 - rho
+    h += tmp
+    np.sqrt(h, out=tmp)
+    tmp += epsilon
+    np.divide(grads, tmp, out=tmp)
+    tmp *= lr
+    params -= tmp
+
 
 
 class BaseOptimizer:
@@ -129,18 +327,12 @@ class SGDOptimizer(BaseOptimizer):
     def update(self, params: np.ndarray, grads: np.ndarray) -> None:
         """Apply one (momentum) SGD step to ``params`` in place."""
         tmp = self._scratch(grads)
-        np.multiply(grads, self.learning_rate, out=tmp)
         if self.momentum == 0:
-            params -= tmp
+            run_passes(_sgd_passes, (params, grads, tmp), self.learning_rate)
             return
         v = self._state("velocity", params)
-        v *= self.momentum
-        v -= tmp
-        if self.nesterov:
-            params -= tmp
-            params += self.momentum * v
-        else:
-            params += v
+        run_passes(_momentum_passes, (params, grads, v, tmp), self.learning_rate,
+                   self.momentum, self.nesterov)
         self._flush_subnormals(v)
 
     def iteration_ends(self, time_step: int) -> None:
@@ -190,22 +382,11 @@ class AdamOptimizer(BaseOptimizer):
         self.t += 1
         m = self._state("m", params)
         v = self._state("v", params)
-        tmp = self._scratch(grads)
-        m *= self.beta_1
-        np.multiply(grads, 1 - self.beta_1, out=tmp)
-        m += tmp
-        v *= self.beta_2
-        np.multiply(grads, grads, out=tmp)
-        tmp *= 1 - self.beta_2
-        v += tmp
         self.learning_rate = (self.learning_rate_init
                               * np.sqrt(1 - self.beta_2 ** self.t)
                               / (1 - self.beta_1 ** self.t))
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        np.divide(m, tmp, out=tmp)
-        tmp *= self.learning_rate
-        params -= tmp
+        run_passes(_adam_passes, (params, grads, m, v, self._scratch(grads)),
+                   self.beta_1, self.beta_2, self.epsilon, self.learning_rate)
         self._flush_subnormals(m, v)
 
 
@@ -228,14 +409,8 @@ class AdaGradOptimizer(BaseOptimizer):
     def update(self, params: np.ndarray, grads: np.ndarray) -> None:
         """Apply one AdaGrad step to ``params`` in place."""
         h = self._state("h", params)
-        tmp = self._scratch(grads)
-        np.multiply(grads, grads, out=tmp)
-        h += tmp
-        np.sqrt(h, out=tmp)
-        tmp += self.epsilon
-        np.divide(grads, tmp, out=tmp)
-        tmp *= self.learning_rate
-        params -= tmp
+        run_passes(_adagrad_passes, (params, grads, h, self._scratch(grads)),
+                   self.epsilon, self.learning_rate)
 
 
 class RMSpropOptimizer(BaseOptimizer):
@@ -261,14 +436,6 @@ class RMSpropOptimizer(BaseOptimizer):
     def update(self, params: np.ndarray, grads: np.ndarray) -> None:
         """Apply one RMSprop step to ``params`` in place."""
         h = self._state("h", params)
-        tmp = self._scratch(grads)
-        h *= self.rho
-        np.multiply(grads, grads, out=tmp)
-        tmp *= 1 - self.rho
-        h += tmp
-        np.sqrt(h, out=tmp)
-        tmp += self.epsilon
-        np.divide(grads, tmp, out=tmp)
-        tmp *= self.learning_rate
-        params -= tmp
+        run_passes(_rmsprop_passes, (params, grads, h, self._scratch(grads)),
+                   self.rho, self.epsilon, self.learning_rate)
         self._flush_subnormals(h)
