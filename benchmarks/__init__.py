@@ -24,8 +24,9 @@ Sections (``--only NAME``)
     subprocess per contender.
 ``profile``
     Where one ensemblekit epoch spends its time (cProfile).
-
-A module ``benchmarks/bench_ensemble.py`` that defines
-``run_section(config: RunConfig) -> SectionResult`` is run as the section
-``ensemble`` and lands in the generated page like the others.
+``ensemble``
+    Speed-up of fitting a 4-member ensemble with ``n_jobs=2`` over
+    ``n_jobs=1`` (ensemblekit and scikit-learn's bagging, loky) and the BLAS
+    threads per worker (``benchmarks/bench_ensemble.py``, also runnable
+    alone: ``python -m benchmarks.bench_ensemble``).
 """
