@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -441,3 +442,21 @@ def test_an_interrupt_while_saving_keeps_the_old_file(iris, tmp_path, monkeypatc
         save(clf, target)
     assert target.read_bytes() == b"previous model"
     assert os.listdir(tmp_path) == ["model.ekm"]
+
+
+# --------------------------------------------------------------------------
+# the reliability page names real tests
+# --------------------------------------------------------------------------
+def test_the_fault_table_names_existing_tests_and_every_fault_test():
+    tests = Path(__file__).resolve().parent
+    page = (tests.parent / "docs" / "reliability.md").read_text()
+    named = set(re.findall(r"`(test_\w+\.py)::(test_\w+)`", page))
+    assert len(named) > 40
+    missing = [f"{file}::{name}" for file, name in sorted(named)
+               if not re.search(rf"^def {name}\(", (tests / file).read_text(), re.M)]
+    assert not missing, f"docs/reliability.md names tests that do not exist: {missing}"
+    for file in ("test_faults.py", "test_model_file_security.py"):
+        defined = re.findall(r"^def (test_\w+)\(", (tests / file).read_text(), re.M)
+        unlisted = [t for t in defined if (file, t) not in named
+                    and t != "test_the_fault_table_names_existing_tests_and_every_fault_test"]
+        assert not unlisted, f"{file}: not in the fault table of docs/reliability.md: {unlisted}"
