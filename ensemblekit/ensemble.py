@@ -642,6 +642,10 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
     def fit(self, X, y, sample_weight=None):
         """Train the members (in parallel with ``n_jobs``) and keep them.
 
+        A fit that fails (:class:`EnsembleFitError`, :class:`~ensemblekit.TrainingDiverged`)
+        or is interrupted (``KeyboardInterrupt``: no further member starts)
+        leaves the ensemble as it was before the call, fitted or not.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -794,6 +798,10 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         """Train the members (in parallel with ``n_jobs``) and keep them.
+
+        A fit that fails (:class:`EnsembleFitError`, :class:`~ensemblekit.TrainingDiverged`)
+        or is interrupted (``KeyboardInterrupt``: no further member starts)
+        leaves the ensemble as it was before the call, fitted or not.
 
         Parameters
         ----------
