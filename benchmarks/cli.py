@@ -1,18 +1,21 @@
 """Command line of the harness and the generated ``docs/performance.md``.
 
 ``python -m benchmarks [--quick] [--rounds N] [--only NAME ...] [--no-torch]
-[--write-docs [--docs-path PATH]]``
+[--threads N] [--write-docs [--docs-path PATH]]``
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from threadpoolctl import threadpool_limits
 
 from .bench_ensemble import run_section as ensemble_section
 from .contenders import torch_available
@@ -160,8 +163,12 @@ the notes markers at the end is written by hand (regenerating keeps it). Section
   was doing hits the peak and the contenders alike).
 
 Run it: `python -m benchmarks` (all sections, a few minutes), `--quick` (small sizes),
-`--only mnist-like --only profile`, `--rounds 9`, `--no-torch`, `--write-docs`.
-PyTorch is never a dependency; install it (`pip install torch`) to include it.
+`--only mnist-like --only profile`, `--rounds 9`, `--no-torch`, `--threads 1`,
+`--write-docs`. PyTorch is never a dependency; install it (`pip install torch`) to
+include it. `--threads N` caps every contender (numpy's BLAS and OpenMP through
+threadpoolctl, PyTorch's intra-op threads) at N threads: on a machine shared with other
+CPU-bound processes, multi-threaded BLAS slows down by an order of magnitude (see the
+notes) and a one-thread run is the comparison that still means something.
 """
     body = "\n\n".join(t.markdown() for t in tables)
     return (f"{head}\n## Results\n\n{body}\n\n## Notes\n\n{NOTES_START}\n{notes}"
@@ -181,6 +188,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="run only this section (repeatable, or comma-separated)")
     parser.add_argument("--no-torch", action="store_true",
                         help="leave PyTorch out even when it is installed")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="cap every contender's BLAS/OpenMP/PyTorch threads at N "
+                             "(default: the libraries' own defaults)")
     parser.add_argument("--write-docs", action="store_true",
                         help="regenerate docs/performance.md from this run")
     parser.add_argument("--docs-path", type=Path, default=DOCS_PATH,
@@ -188,6 +198,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.rounds is not None and args.rounds < 1:
         parser.error(f"--rounds must be at least 1, got {args.rounds}.")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}.")
     return args
 
 
@@ -215,7 +227,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown section(s) {unknown}; choose from {list(available)}.")
         return 2
     ran = wanted or list(available)
+    with _thread_cap(args.threads, config.torch and torch_available()):
+        return _run(args, config, available, ran)
+
+
+@contextlib.contextmanager
+def _thread_cap(threads: int | None, with_torch: bool):
+    """Cap BLAS, OpenMP and PyTorch threads at ``threads`` for the run (None: no cap)."""
+    if threads is None:
+        yield
+        return
+    torch_before = None
+    if with_torch:
+        import torch
+
+        torch_before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        if torch_before is not None:
+            torch.set_num_threads(torch_before)
+
+
+def _run(args: argparse.Namespace, config: RunConfig,
+         available: dict[str, Callable[[RunConfig], SectionResult]], ran: list[str]) -> int:
     machine = machine_table(config.torch)
+    if args.threads is not None:
+        machine.rows.append(["threads per contender (--threads)", str(args.threads)])
     print(machine.text())
     if not (config.torch and torch_available()):
         print("PyTorch is not installed (or --no-torch): its contenders are skipped.")

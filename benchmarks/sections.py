@@ -282,7 +282,7 @@ def predict_section(config: RunConfig) -> SectionResult:
 # Where a profiled function's own time goes: (bucket, file part, function part).
 # The first match wins; everything else is attributed to its callers.
 _BUCKETS: tuple[tuple[str, str, str], ...] = (
-    ("optimizer update", "_optimizers.py", "update"),
+    ("optimizer update", "_optimizers.py", ""),  # update() and its pass kernels
     ("activation kernels (ReLU, softmax)", "_layers.py", "_relu"),
     ("activation kernels (ReLU, softmax)", "_layers.py", "_softmax"),
     ("activation derivative (ReLU mask)", "_layers.py", "_d_relu"),
