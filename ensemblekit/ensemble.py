@@ -53,7 +53,14 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from .mlp import DivergenceWarning, MLPClassifier, MLPRegressor, TrainingDiverged, _make_rng
+from .mlp import (
+    INTERRUPTED,
+    DivergenceWarning,
+    MLPClassifier,
+    MLPRegressor,
+    TrainingDiverged,
+    _make_rng,
+)
 from .plugins import Hooks, Plugin, PluginError, get_registry
 
 __all__ = [
@@ -70,10 +77,6 @@ DEFAULT_TIMEOUT = 3600.0
 
 #: A run whose last training loss exceeds its first by this factor exploded.
 EXPLODING_FACTOR = 1e3
-
-#: The warning scikit-learn's and ensemblekit's MLPs raise when Ctrl-C stops them.
-INTERRUPTED = "Training interrupted by user."
-
 
 class EnsembleFitError(RuntimeError):
     """A member's training raised, a worker died, or the runs timed out.

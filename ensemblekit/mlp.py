@@ -56,6 +56,10 @@ from .plugins import Hooks, Plugin, PluginError, get_registry, plugin_name, reso
 
 __all__ = ["DivergenceWarning", "MLPClassifier", "MLPRegressor", "TrainingDiverged"]
 
+#: The warning a fit that Ctrl-C stopped raises (its weights are those of the
+#: last finished step); ensembles and the command line look for it.
+INTERRUPTED = "Training interrupted by user."
+
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adagrad", "rmsprop")
 _DEFAULT_ALPHA = 0.0001
 
@@ -566,17 +570,30 @@ class BaseMLP(BaseEstimator):
             loss = self._loss_and_grad(X, y, sample_weight, bufs, grads, hooks, 0.0)
             return loss, gflat.astype(np.float64)
 
+        x0 = flat[:n_train].astype(np.float64)
+        accepted = {"x": x0, "fun": np.nan, "nit": 0}  # the last point L-BFGS accepted
+
         def record(intermediate_result):
             self.history_.append({"epoch": len(self.history_) + 1,
                                   "loss": float(intermediate_result.fun)})
+            accepted.update(x=intermediate_result.x.copy(),
+                            fun=float(intermediate_result.fun), nit=len(self.history_))
 
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            res = scipy.optimize.minimize(
-                fun, flat[:n_train].astype(np.float64), method="L-BFGS-B", jac=True,
-                callback=record,
-                options={"maxfun": self.max_fun, "maxiter": self.max_iter,
-                         "gtol": self.tol},
-            )
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                res = scipy.optimize.minimize(
+                    fun, x0, method="L-BFGS-B", jac=True, callback=record,
+                    options={"maxfun": self.max_fun, "maxiter": self.max_iter,
+                             "gtol": self.tol},
+                )
+        except KeyboardInterrupt:
+            # as the stochastic solvers do: keep the last accepted iterate (not
+            # the line search's trial point) and say so
+            warnings.warn(INTERRUPTED, stacklevel=3)
+            res = scipy.optimize.OptimizeResult(x=accepted["x"], fun=accepted["fun"],
+                                                nit=accepted["nit"], status=0)
+            if accepted["nit"] == 0:  # not one iteration: the loss of the start
+                res.fun = fun(x0)[0]
         if not (np.isfinite(res.fun) and np.isfinite(res.x).all()):
             if self.on_divergence == "raise":
                 raise TrainingDiverged(
@@ -749,7 +766,7 @@ class BaseMLP(BaseEstimator):
                         stacklevel=3,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=3)
+            warnings.warn(INTERRUPTED, stacklevel=3)
             if not np.isfinite(flat).all():
                 np.copyto(flat, last_finite)
         if self.early_stopping and not (diverged and not np.isfinite(

@@ -39,7 +39,7 @@ from ensemblekit import (
     load,
     save,
 )
-from ensemblekit.ensemble import INTERRUPTED
+from ensemblekit.mlp import INTERRUPTED
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -265,17 +265,32 @@ def test_an_interrupt_in_a_loky_worker_stops_the_ensemble_and_loky_stays_usable(
     assert len(ens.estimators_) == 4
 
 
+class InterruptEvaluation(Plugin):
+    """Ctrl-C in the first loss evaluation after L-BFGS's second accepted iterate."""
+
+    name = "interrupt_evaluation"
+
+    @hookimpl
+    def ensemblekit_penalty(self, estimator):
+        if len(estimator.history_) == 2:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_lbfgs_fit_keeps_the_last_accepted_iterate(iris):
+    X, y = iris
+    with pytest.warns(UserWarning, match=INTERRUPTED):
+        stopped = _member(InterruptEvaluation(), solver="lbfgs", max_iter=20,
+                          random_state=0).fit(X, y)
+    # not the line search's trial point: exactly the fit that stops after 2 iterations
+    reference = _member(solver="lbfgs", max_iter=2, random_state=0).fit(X, y)
+    assert stopped.n_iter_ == 2 and stopped.loss_ == stopped.history_[-1]["loss"]
+    for got, want in zip(stopped.coefs_, reference.coefs_):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(stopped.predict_proba(X), reference.predict_proba(X))
+
+
 def test_an_interrupted_lbfgs_member_stops_the_ensemble_too(iris):
-    """scipy's L-BFGS cannot stop midway: the interrupt leaves fit, and the ensemble stops."""
-
-    class InterruptEvaluation(Plugin):
-        name = "interrupt_evaluation"
-
-        @hookimpl
-        def ensemblekit_penalty(self, estimator):
-            if len(estimator.history_) == 2:
-                raise KeyboardInterrupt
-
+    """The member warns that it was interrupted; the ensemble stops, unchanged."""
     ens, proba = _fitted_on_iris(iris)
     ens.set_params(estimator=_member(InterruptEvaluation(), solver="lbfgs", max_iter=20))
     with pytest.raises(KeyboardInterrupt):
