@@ -26,11 +26,12 @@ from sklearn.metrics import (
     r2_score,
 )
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, OneHotEncoder, StandardScaler
 
 from .metrics import expected_calibration_error, gaussian_nll
 
 __all__ = [
+    "SCALERS",
     "TrainingTable",
     "build_preprocessor",
     "classification_metrics",
@@ -292,12 +293,37 @@ def load_training_table(data: str | None, target: str | None, task: str) -> Trai
                          dropped)
 
 
-def build_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
-    """Impute and scale numbers, impute and one-hot encode categories."""
+#: ``--scale`` choices: how numeric columns are scaled after imputation.
+SCALERS = {"standard": StandardScaler, "maxabs": MaxAbsScaler, "minmax": MinMaxScaler,
+           "none": None}
+
+
+def build_preprocessor(numeric: list[str], categorical: list[str],
+                       scale: str = "standard") -> ColumnTransformer:
+    """Impute and scale numbers, impute and one-hot encode categories.
+
+    Parameters
+    ----------
+    numeric, categorical : list of str
+        The columns of each kind.
+    scale : {"standard", "maxabs", "minmax", "none"}, default="standard"
+        Scaling of the numeric columns: zero mean and unit variance, division
+        by the largest absolute value (keeps zeros at zero and a constant
+        column at most 1: suited to pixels and counts), to [0, 1], or none.
+
+    Returns
+    -------
+    sklearn.compose.ColumnTransformer
+        Unfitted.
+    """
+    if scale not in SCALERS:
+        raise click.BadParameter(f"expected one of {', '.join(SCALERS)}, got {scale!r}",
+                                 param_hint="--scale")
     parts = []
     if numeric:
-        parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"),
-                                               StandardScaler()), numeric))
+        scaler = SCALERS[scale]
+        steps = [SimpleImputer(strategy="median")] + ([scaler()] if scaler else [])
+        parts.append(("numeric", make_pipeline(*steps), numeric))
     if categorical:
         parts.append(("categorical", make_pipeline(
             SimpleImputer(strategy="most_frequent"),

@@ -108,8 +108,8 @@ def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: 
     needed = [n.split("__")[1] for n in ranges if n.startswith("plugins__") and
               n.count("__") >= 2 and n.split("__")[1] not in plugin_names]
     options["plugins"] = (*options["plugins"], *dict.fromkeys(needed))
-    model = _build_model(task, options, data_.build_preprocessor(table.numeric,
-                                                                table.categorical))
+    model = _build_model(task, options, data_.build_preprocessor(
+        table.numeric, table.categorical, options["scale"]))
     valid = model.get_params()
     ranges = {_full_name(n, valid): spec for n, spec in ranges.items()}
     X_train, X_test, y_train, y_test = _split(X, y, task, options)

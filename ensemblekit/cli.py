@@ -362,6 +362,10 @@ def _scores(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict:
               default=0.1, show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
               help="Compute dtype (default: float64).")
+@click.option("--scale", type=click.Choice(list(data_.SCALERS)), default="standard",
+              show_default=True,
+              help="Scaling of numeric columns: standard (z-score), maxabs (divide by the "
+                   "largest |value|: pixels, counts), minmax (to [0, 1]) or none.")
 @click.option("--scale-target/--no-scale-target", default=True, show_default=True,
               help="Regression: train on the standardised target (predictions come "
                    "back in its units).")
@@ -389,7 +393,8 @@ def train(data: str | None, **options: Any) -> None:
     table = data_.load_training_table(data, options["target"], options["task"])
     X, y, task, target = table.X, table.y, table.task, table.target
     numeric, categorical, source = table.numeric, table.categorical, table.source
-    model = _build_model(task, options, data_.build_preprocessor(numeric, categorical))
+    model = _build_model(task, options,
+                         data_.build_preprocessor(numeric, categorical, options["scale"]))
     X_train, X_test, y_train, y_test = _split(X, y, task, options)
 
     mode = None if quiet else ("lines" if options["verbose"] else (

@@ -50,7 +50,13 @@ from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import LabelBinarizer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import (
+    LabelBinarizer,
+    MaxAbsScaler,
+    MinMaxScaler,
+    OneHotEncoder,
+    StandardScaler,
+)
 
 from . import _layers
 from .ensemble import EnsembleClassifier, EnsembleRegressor, _BaseEnsemble
@@ -278,6 +284,10 @@ register_estimator("sklearn.SimpleImputer", SimpleImputer, fitted=(
     *_SK_IN, "_fit_dtype", "_fill_dtype", "indicator_", "statistics_"))
 register_estimator("sklearn.StandardScaler", StandardScaler, fitted=(
     *_SK_IN, "n_samples_seen_", "mean_", "var_", "scale_"))
+register_estimator("sklearn.MaxAbsScaler", MaxAbsScaler, fitted=(
+    *_SK_IN, "n_samples_seen_", "max_abs_", "scale_"))
+register_estimator("sklearn.MinMaxScaler", MinMaxScaler, fitted=(
+    *_SK_IN, "n_samples_seen_", "scale_", "min_", "data_min_", "data_max_", "data_range_"))
 register_estimator("sklearn.OneHotEncoder", OneHotEncoder, fitted=(
     *_SK_IN, "categories_", "_infrequent_enabled", "_drop_idx_after_grouping",
     "drop_idx_", "_n_features_outs", "infrequent_categories_", "_infrequent_indices",

@@ -429,3 +429,20 @@ def test_every_command_and_option_is_documented():
                 if opt.startswith("-") and not re.search(rf"(?<![\w-]){opt}(?![\w-])", page):
                     missing.append(f"{name} {opt}")
     assert not missing, f"not in docs/cli.md: {missing}"
+
+
+@pytest.mark.parametrize("scale, kind", [("maxabs", "MaxAbsScaler"),
+                                         ("minmax", "MinMaxScaler"), ("none", None)])
+def test_scale_option_chooses_the_saved_scaler(files, tmp_path, scale, kind):
+    out = tmp_path / f"{scale}.ekm"
+    run("train", files["digits"], *TINY, "--scale", scale, "--test-size", "0", "--out", out)
+    model = ensemblekit.load(out)
+    steps = model.named_steps["preprocess"].named_transformers_["numeric"].steps
+    assert [type(step).__name__ for _, step in steps][1:] == ([kind] if kind else [])
+    frame = pd.read_csv(files["digits"])
+    printed = pd.read_csv(io.StringIO(run("predict", out, files["digits"]).output))
+    np.testing.assert_array_equal(printed["target"],
+                                  model.predict(frame.drop(columns=["target"])))
+    if scale == "maxabs":  # trained on every row: pixels in [0, 1], blank columns stay 0
+        Z = model[:-1].transform(frame.drop(columns=["target"]))
+        assert Z.min() == 0 and Z.max() == 1
