@@ -438,6 +438,34 @@ def train(data: str | None, **options: Any) -> None:
         click.echo(f"model written to {options['out']}")
 
 
+def model_from_config(config: str | Path, task: str, numeric: list[str],
+                      categorical: list[str] | None = None, args: tuple[str, ...] = ()) -> Any:
+    """The unfitted pipeline ``ensemblekit train --config CONFIG ARGS`` would train.
+
+    The file is read by the ``train`` command itself, so its settings are
+    checked exactly as on the command line.
+
+    Parameters
+    ----------
+    config : str or Path
+        A TOML (or YAML) file of ``train`` settings.
+    task : {"classification", "regression"}
+        The model's task.
+    numeric, categorical : list of str
+        The feature columns of each kind.
+    args : tuple of str, default=()
+        More ``train`` options; they win over the file (``("--random-state", "1")``).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        The preprocessing and the network (or ensemble).
+    """
+    options = train.make_context("train", ["--config", str(config), *args]).params
+    return _build_model(task, options, data_.build_preprocessor(
+        numeric, categorical or [], options["scale"]))
+
+
 def _build_model(task: str, options: dict, preprocessor: Any) -> Any:
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.pipeline import Pipeline

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,3 +152,13 @@ def test_bad_seed_counts(seeds):
     if isinstance(seeds, int):
         result = CliRunner().invoke(cli, ["reproduce", "overfitting", "--seeds", str(seeds)])
         assert result.exit_code == 2 and "--seeds" in result.output
+
+
+def test_ensemble_reports_the_shipped_recipe(quick_run):
+    recipe = quick_run[1]["ensemble"]["best_recipe"]
+    assert recipe["file"] == "examples/digits300.toml"
+    assert recipe["shortened"] == "30 epochs (--quick)"
+    assert 0.5 < recipe["test_accuracy"]["mean"] <= 1  # trained and scored, if shortened
+    shipped = Path(__file__).parents[1] / "examples" / "digits300.toml"
+    assert recipe["settings"] == [line for line in shipped.read_text().splitlines()
+                                  if line.strip() and not line.startswith("#")]
