@@ -19,7 +19,8 @@ def test_quick_run_reports_every_section(tmp_path, capsys):
     for title in ("### Machine", "### numpy GEMM peak", "### mnist-like, float32",
                   "### mnist-like, float64", "### digits, float32", "### wide, float64",
                   "### Plugin overhead", "### predict, float32", "### Peak memory",
-                  "### Where one ensemblekit epoch goes", "### Targets"):
+                  "### Where one ensemblekit epoch goes", "### Targets",
+                  "### Ensemble training in parallel"):
         assert title in page, title
         assert title.replace("### ", "== ") in printed, title
     # every contender of the epoch tables has a row; the ratios were computed
@@ -27,6 +28,8 @@ def test_quick_run_reports_every_section(tmp_path, capsys):
     assert "ensemblekit time \u00f7 this" in page
     assert "optimizer update" in page
     assert "torch (fused Adam)" not in page  # --no-torch honoured
+    assert "Ensemble of 4: n_jobs=2 speed-up over n_jobs=1" in page
+    assert "never oversubscribed" in page
 
 
 def test_regenerating_keeps_the_hand_written_notes(tmp_path):
@@ -49,6 +52,16 @@ def test_unknown_section_and_bad_rounds_are_refused(capsys):
     with pytest.raises(SystemExit):
         main(["--rounds", "0"])
     assert "--rounds must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--threads", "0"])
+    assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+def test_threads_caps_the_blas_for_the_run(capsys):
+    assert main(["--quick", "--rounds", "1", "--no-torch", "--threads", "1",
+                 "--only", "gemm"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 threads" in printed and "threads per contender (--threads)  1" in printed
 
 
 def test_ratios_are_taken_within_rounds():
