@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import os
 import sys
 import time
 import warnings
@@ -46,6 +47,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (``... | head``): not an error
+            # point stdout at devnull so the interpreter's final flush stays quiet
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise

@@ -446,3 +446,17 @@ def test_scale_option_chooses_the_saved_scaler(files, tmp_path, scale, kind):
     if scale == "maxabs":  # trained on every row: pixels in [0, 1], blank columns stay 0
         Z = model[:-1].transform(frame.drop(columns=["target"]))
         assert Z.min() == 0 and Z.max() == 1
+
+
+def test_a_closed_pipe_is_not_an_error(files):
+    """``ensemblekit evaluate ... | head -1``: no traceback, no error, exit 0.
+
+    ``head`` exits after the first line, so the later lines meet a closed pipe.
+    """
+    script = (f"{shutil.which('ensemblekit')} evaluate {files['root'] / 'iris.ekm'} "
+              f"{files['iris']} | head -1")
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", script], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("rows: 150")
+    assert done.stderr == ""
