@@ -178,6 +178,16 @@ def _momentum_passes(params: np.ndarray, grads: np.ndarray, velocity: np.ndarray
         params += velocity
 
 
+def _step_passes(params: np.ndarray, numerator: np.ndarray, second: np.ndarray,
+                 tmp: np.ndarray, epsilon: float, lr: float) -> None:
+    """``params -= lr * numerator / (sqrt(second) + epsilon)``, through ``tmp``."""
+    np.sqrt(second, out=tmp)
+    tmp += epsilon
+    np.divide(numerator, tmp, out=tmp)
+    tmp *= lr
+    params -= tmp
+
+
 def _adam_passes(params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray,
                  tmp: np.ndarray, beta_1: float, beta_2: float, epsilon: float,
                  lr: float) -> None:
@@ -188,22 +198,14 @@ def _adam_passes(params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.nda
     np.multiply(grads, grads, out=tmp)
     tmp *= 1 - beta_2
     v += tmp
-    np.sqrt(v, out=tmp)
-    tmp += epsilon
-    np.divide(m, tmp, out=tmp)
-    tmp *= lr
-    params -= tmp
+    _step_passes(params, m, v, tmp, epsilon, lr)
 
 
 def _adagrad_passes(params: np.ndarray, grads: np.ndarray, h: np.ndarray,
                     tmp: np.ndarray, epsilon: float, lr: float) -> None:
     np.multiply(grads, grads, out=tmp)
     h += tmp
-    np.sqrt(h, out=tmp)
-    tmp += epsilon
-    np.divide(grads, tmp, out=tmp)
-    tmp *= lr
-    params -= tmp
+    _step_passes(params, grads, h, tmp, epsilon, lr)
 
 
 def _rmsprop_passes(params: np.ndarray, grads: np.ndarray, h: np.ndarray,
@@ -212,12 +214,7 @@ def _rmsprop_passes(params: np.ndarray, grads: np.ndarray, h: np.ndarray,
     np.multiply(grads, grads, out=tmp)
     tmp *= 1 - rho
     h += tmp
-    np.sqrt(h, out=tmp)
-    tmp += epsilon
-    np.divide(grads, tmp, out=tmp)
-    tmp *= lr
-    params -= tmp
-
+    _step_passes(params, grads, h, tmp, epsilon, lr)
 
 
 class BaseOptimizer:
