@@ -296,3 +296,26 @@ def test_ctrl_c_during_a_parallel_ensemble_exits_130_and_writes_nothing(tmp_path
     assert "Traceback" not in err
     assert not model.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.csv"]  # no temp file
+
+
+@pytest.mark.slow
+def test_scheduler_option_uses_a_running_dask_cluster(data, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    # in-process (its address is inproc://...): the command connects as to any scheduler
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        result = run("train", data["iris"], "--hidden", "8", "--max-iter", "30",
+                     "--n-estimators", 3, "--scheduler", cluster.scheduler_address,
+                     "--out", tmp_path / "remote.ekm")
+    assert f"on Dask scheduler {cluster.scheduler_address}" in result.output
+    X = pd.read_csv(data["iris"]).drop(columns=["target"])
+    np.testing.assert_array_equal(ensemblekit.load(tmp_path / "remote.ekm").predict_proba(X),
+                                  ensemblekit.load(data["iris3"]).predict_proba(X))
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_is_one_clear_line(data):
+    pytest.importorskip("distributed")
+    result = run("train", data["iris"], *TINY, "--n-estimators", 2,
+                 "--scheduler", "tcp://127.0.0.1:1", code=1)
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in result.output
