@@ -19,6 +19,13 @@ since every element goes through the same operations in the same order:
   time, so the arrays of a chunk stay in the core's L2 cache between passes
   instead of streaming the whole buffers from memory twelve times.
 
+With numba installed (``pip install 'ensemblekit[fast]'``), Adam's step is
+one compiled loop instead of twelve numpy passes: about four times faster,
+and **bit for bit the same** result, since each element goes through the
+same float operations in the same order (numba does not contract them into
+FMAs without ``fastmath``).  So results never depend on whether numba is
+there.  ``ENSEMBLEKIT_DISABLE_NUMBA=1`` keeps the numpy passes.
+
 Interface
 ---------
 ``update(params, grads)``
@@ -199,6 +206,48 @@ def _adam_passes(params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.nda
     tmp *= 1 - beta_2
     v += tmp
     _step_passes(params, m, v, tmp, epsilon, lr)
+
+
+# numba: imported and compiled on the first large enough Adam step only (importing
+# numba costs ~0.3 s, compiling ~1 s per dtype, then cached on disk)
+FUSED_MIN_SIZE = 16_384
+_fused_adam: Callable[..., None] | None | bool = False  # False: not looked for yet
+
+
+def _compiled_adam() -> Callable[..., None] | None:
+    """The numba-compiled Adam loop, or ``None`` without numba (or when disabled)."""
+    global _fused_adam
+    if _fused_adam is False:
+        _fused_adam = None
+        if os.environ.get("ENSEMBLEKIT_DISABLE_NUMBA", "") in ("", "0"):
+            try:
+                import numba
+            except ImportError:
+                return None
+            _fused_adam = numba.njit(cache=True, nogil=True, error_model="numpy")(
+                _adam_loop)
+    return _fused_adam
+
+
+def _adam_loop(params, grads, m, v, beta_1, beta_2, one_minus_beta_1, one_minus_beta_2,
+               epsilon, lr):  # pragma: no cover - compiled by numba
+    """Adam's passes, fused: the same operations, in the same order, per element."""
+    for i in range(params.shape[0]):
+        g = grads[i]
+        m_i = m[i] * beta_1 + g * one_minus_beta_1
+        v_i = v[i] * beta_2 + (g * g) * one_minus_beta_2
+        m[i] = m_i
+        v[i] = v_i
+        params[i] -= lr * (m_i / (np.sqrt(v_i) + epsilon))
+
+
+def _adam_fused_passes(params: np.ndarray, grads: np.ndarray, m: np.ndarray,
+                       v: np.ndarray, tmp: np.ndarray, beta_1: float, beta_2: float,
+                       epsilon: float, lr: float) -> None:
+    """:func:`_adam_passes` as one compiled loop (scalars in the buffers' dtype)."""
+    cast = params.dtype.type
+    _compiled_adam()(params, grads, m, v, cast(beta_1), cast(beta_2), cast(1 - beta_1),
+                     cast(1 - beta_2), cast(epsilon), cast(lr))
 
 
 def _adagrad_passes(params: np.ndarray, grads: np.ndarray, h: np.ndarray,
@@ -382,8 +431,13 @@ class AdamOptimizer(BaseOptimizer):
         self.learning_rate = (self.learning_rate_init
                               * np.sqrt(1 - self.beta_2 ** self.t)
                               / (1 - self.beta_1 ** self.t))
-        run_passes(_adam_passes, (params, grads, m, v, self._scratch(grads)),
-                   self.beta_1, self.beta_2, self.epsilon, self.learning_rate)
+        # every scalar in the buffers' dtype, as numpy's weak Python scalars already
+        # are: the numpy passes and the compiled loop then round identically
+        lr = params.dtype.type(self.learning_rate)
+        fused = params.size >= FUSED_MIN_SIZE and _compiled_adam() is not None
+        run_passes(_adam_fused_passes if fused else _adam_passes,
+                   (params, grads, m, v, self._scratch(grads)),
+                   self.beta_1, self.beta_2, self.epsilon, lr)
         self._flush_subnormals(m, v)
 
 

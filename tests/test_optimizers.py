@@ -115,3 +115,39 @@ def test_a_digits_fit_is_identical_with_one_or_two_optimizer_threads(threads):
     # the helper threads live outside the estimator: it still pickles
     again = pickle.loads(pickle.dumps(two))
     np.testing.assert_array_equal(again.predict_proba(X), two.predict_proba(X))
+
+
+@pytest.fixture
+def adam_kernel(monkeypatch):
+    """Choose Adam's kernel: ``"numpy"`` passes or the ``"compiled"`` numba loop."""
+    def use(kind):
+        # False: look for numba again at the next step; None: numba is off
+        monkeypatch.setattr(_optimizers, "_fused_adam", False if kind == "compiled" else None)
+    yield use
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_adam_gives_the_numpy_passes_bit_for_bit(adam_kernel, dtype):
+    pytest.importorskip("numba")
+    X, y = load_digits(return_X_y=True)
+    X = (X[:600] / 16).astype(dtype)
+    # 64-300-200-10: 81,710 parameters, above FUSED_MIN_SIZE
+    params = dict(hidden_layer_sizes=(300, 200), max_iter=3, random_state=0)
+    adam_kernel("numpy")
+    plain = MLPClassifier(**params).fit(X, y[:600])
+    assert _optimizers._fused_adam is None
+    adam_kernel("compiled")
+    compiled = MLPClassifier(**params).fit(X, y[:600])
+    assert callable(_optimizers._fused_adam)  # the compiled loop did the steps
+    assert plain.loss_curve_ == compiled.loss_curve_
+    for a, b in zip(plain.coefs_ + plain.intercepts_, compiled.coefs_ + compiled.intercepts_):
+        assert a.dtype == dtype and np.array_equal(a, b)
+
+
+def test_the_environment_switches_the_compiled_adam_off(adam_kernel, monkeypatch):
+    monkeypatch.setenv("ENSEMBLEKIT_DISABLE_NUMBA", "1")
+    adam_kernel("compiled")
+    assert _optimizers._compiled_adam() is None
+    got = _steps(OPTIMIZERS["adam"](), np.float32)  # the numpy passes still step
+    np.testing.assert_allclose(got, _reference("adam", np.float32), rtol=1e-5, atol=1e-5)
