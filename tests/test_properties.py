@@ -123,3 +123,51 @@ def test_extreme_finite_logits_do_not_overflow(dtype):
     proba = clf.predict_proba(X * 10)
     assert np.isfinite(proba).all() and proba.dtype == dtype
     assert np.isfinite(clf.loss_)
+
+
+@given(data=datasets(), config=configs())
+@settings(max_examples=10)
+def test_model_file_round_trip_is_exact(tmp_path_factory, data, config):
+    import ensemblekit
+
+    X, y = data
+    clf = MLPClassifier(**config)
+    if _fit_or_diverge(clf, X, y) is None:
+        return
+    path = tmp_path_factory.mktemp("property") / "m.ekm"
+    ensemblekit.save(clf, path)
+    loaded = ensemblekit.load(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded.get_params().keys() == clf.get_params().keys()
+
+
+@given(data=datasets(), config=configs(), n_jobs=st.sampled_from([2, -1]))
+@settings(max_examples=8)
+def test_ensembles_do_not_depend_on_n_jobs(data, config, n_jobs):
+    import joblib
+
+    from ensemblekit import EnsembleClassifier
+
+    X, y = data
+    config.pop("random_state")
+    member = MLPClassifier(**config)
+
+    def fit(jobs):
+        ens = EnsembleClassifier(member, n_estimators=3, n_jobs=jobs, random_state=0,
+                                 on_member_divergence="drop")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return ens.fit(X, y).predict_proba(X)
+            except ValueError as exc:  # every member diverged: the same for both
+                return type(exc).__name__
+
+    with joblib.parallel_config(backend="threading"):  # processes would be slow here
+        parallel = fit(n_jobs)
+    sequential = fit(1)
+    if isinstance(sequential, str):
+        assert parallel == sequential
+    else:
+        np.testing.assert_array_equal(parallel, sequential)
