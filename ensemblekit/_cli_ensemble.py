@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 import joblib
+from tqdm import tqdm
 
 __all__ = ["ENSEMBLE_ONLY", "build_ensemble", "ensemble_options", "member_reporter",
            "parallel_backend"]
@@ -165,7 +166,7 @@ def parallel_backend(options: dict) -> Iterator[str]:
 def member_reporter(mode: str | None) -> tuple[Callable | None, Callable[[], None]]:
     """A :func:`~ensemblekit.ensemble.member_progress` callback for ``mode``, and a closer.
 
-    ``"bar"`` advances a tqdm bar over the members (when tqdm is installed),
+    ``"bar"`` advances a tqdm bar over the members,
     ``"lines"`` prints one line per finished member on stderr, ``None``
     reports nothing.
     """
@@ -176,10 +177,6 @@ def member_reporter(mode: str | None) -> tuple[Callable | None, Callable[[], Non
     def report(done: int, total: int, status: dict) -> None:
         if mode == "bar":
             if state["bar"] is None:
-                try:
-                    from tqdm import tqdm
-                except ImportError:
-                    return
                 state["bar"] = tqdm(total=total, unit="member", file=sys.stderr, leave=False)
             state["bar"].update(1)
             return

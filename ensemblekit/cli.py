@@ -22,6 +22,7 @@ from typing import Any
 import click
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from . import __version__
 from . import _cli_data as data_
@@ -231,7 +232,7 @@ class _Progress(Plugin):
     Parameters
     ----------
     mode : {"bar", "lines"}
-        A tqdm bar (when tqdm is installed) or a line per epoch.
+        A tqdm bar or a line per epoch.
     total : int
         Maximum number of epochs.
     """
@@ -247,10 +248,6 @@ class _Progress(Plugin):
         """Open the bar."""
         self._bar = None
         if self.mode == "bar":
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                return
             self._bar = tqdm(total=self.total, unit="epoch", file=sys.stderr, leave=False)
 
     @hookimpl

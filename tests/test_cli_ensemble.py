@@ -319,3 +319,32 @@ def test_an_unreachable_scheduler_is_one_clear_line(data):
     result = run("train", data["iris"], *TINY, "--n-estimators", 2,
                  "--scheduler", "tcp://127.0.0.1:1", code=1)
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in result.output
+
+
+@pytest.mark.parametrize("extra, unit", [((), "epoch"), (("--n-estimators", "2"), "member")])
+def test_a_terminal_gets_a_progress_bar(data, extra, unit):
+    """stderr on a pseudo-terminal: tqdm draws a bar of epochs, or of ensemble members."""
+    pty = pytest.importorskip("pty")
+    import fcntl
+    import struct
+    import termios
+
+    main, child = pty.openpty()
+    # a terminal of 30 x 100 (a new pty is 0 x 0, where tqdm draws nothing)
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen(["ensemblekit", "train", str(data["iris"]), "--hidden", "8",
+                             "--max-iter", "20", *extra], stdout=subprocess.DEVNULL,
+                            stderr=child)
+    os.close(child)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main)
+    assert proc.wait(timeout=120) == 0
+    assert f"{unit}/s".encode() in shown or f"s/{unit}".encode() in shown, shown[-300:]
