@@ -24,7 +24,8 @@ one compiled loop instead of twelve numpy passes: about four times faster,
 and **bit for bit the same** result, since each element goes through the
 same float operations in the same order (numba does not contract them into
 FMAs without ``fastmath``).  So results never depend on whether numba is
-there.  ``ENSEMBLEKIT_DISABLE_NUMBA=1`` keeps the numpy passes.
+there (:mod:`ensemblekit._compiled`).  ``ENSEMBLEKIT_DISABLE_NUMBA=1`` keeps the
+numpy passes.
 
 Interface
 ---------
@@ -47,6 +48,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
+
+from ._compiled import compiled
 
 # Buffers below this many values are updated by one thread: handing a part to
 # another thread costs ~20 us, what the passes over ~30k values take.
@@ -208,25 +211,8 @@ def _adam_passes(params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.nda
     _step_passes(params, m, v, tmp, epsilon, lr)
 
 
-# numba: imported and compiled on the first large enough Adam step only (importing
-# numba costs ~0.3 s, compiling ~1 s per dtype, then cached on disk)
+# Below this many values the numpy passes are as fast as the compiled loop.
 FUSED_MIN_SIZE = 16_384
-_fused_adam: Callable[..., None] | None | bool = False  # False: not looked for yet
-
-
-def _compiled_adam() -> Callable[..., None] | None:
-    """The numba-compiled Adam loop, or ``None`` without numba (or when disabled)."""
-    global _fused_adam
-    if _fused_adam is False:
-        _fused_adam = None
-        if os.environ.get("ENSEMBLEKIT_DISABLE_NUMBA", "") in ("", "0"):
-            try:
-                import numba
-            except ImportError:
-                return None
-            _fused_adam = numba.njit(cache=True, nogil=True, error_model="numpy")(
-                _adam_loop)
-    return _fused_adam
 
 
 def _adam_loop(params, grads, m, v, beta_1, beta_2, one_minus_beta_1, one_minus_beta_2,
@@ -246,7 +232,7 @@ def _adam_fused_passes(params: np.ndarray, grads: np.ndarray, m: np.ndarray,
                        epsilon: float, lr: float) -> None:
     """:func:`_adam_passes` as one compiled loop (scalars in the buffers' dtype)."""
     cast = params.dtype.type
-    _compiled_adam()(params, grads, m, v, cast(beta_1), cast(beta_2), cast(1 - beta_1),
+    compiled(_adam_loop)(params, grads, m, v, cast(beta_1), cast(beta_2), cast(1 - beta_1),
                      cast(1 - beta_2), cast(epsilon), cast(lr))
 
 
@@ -434,7 +420,7 @@ class AdamOptimizer(BaseOptimizer):
         # every scalar in the buffers' dtype, as numpy's weak Python scalars already
         # are: the numpy passes and the compiled loop then round identically
         lr = params.dtype.type(self.learning_rate)
-        fused = params.size >= FUSED_MIN_SIZE and _compiled_adam() is not None
+        fused = params.size >= FUSED_MIN_SIZE and compiled(_adam_loop) is not None
         run_passes(_adam_fused_passes if fused else _adam_passes,
                    (params, grads, m, v, self._scratch(grads)),
                    self.beta_1, self.beta_2, self.epsilon, lr)

@@ -220,6 +220,26 @@ def test_dropout_draws_a_fresh_mask_every_pass():
     assert not np.array_equal(masks[0], masks[1])
 
 
+@pytest.mark.parametrize("rate", [0.05, 0.2, 0.5, 0.9])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_masks_drop_the_rate_and_keep_the_expected_activation(rate, dtype):
+    """Masks come from 16 random bits a unit: the rate holds, the mean stays 1."""
+    dropout = Dropout(rate=rate)
+    dropout.ensemblekit_fit_start(estimator=None, rng=np.random.default_rng(0))
+    ones = np.ones((400, 250), dtype=dtype)  # 100,000 units
+    dropout.ensemblekit_forward_hidden(layer=0, activation=ones)
+    assert ones.dtype == dtype
+    dropped = (ones == 0).mean()
+    assert abs(dropped - rate) < 4 * np.sqrt(rate * (1 - rate) / ones.size)
+    kept = np.unique(ones[ones != 0])
+    # 1 / keep ratio, the rate rounded to a multiple of 2**-16
+    assert kept.size == 1 and abs(kept[0] * (1 - rate) - 1) < 2**-17 / (1 - rate) + 1e-6
+    assert abs(ones.mean() - 1) < 4 * np.sqrt(rate / (1 - rate) / ones.size)
+    delta = np.ones_like(ones)
+    dropout.ensemblekit_backward_hidden(layer=0, delta=delta)
+    np.testing.assert_array_equal(delta, ones)  # the same mask gates the gradient
+
+
 # --------------------------------------------------------------------------
 # hooks mechanics
 # --------------------------------------------------------------------------

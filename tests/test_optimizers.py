@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_limits
 
-from ensemblekit import MLPClassifier, _optimizers
+from ensemblekit import MLPClassifier, WeightDecay, _compiled, _optimizers
 from ensemblekit._optimizers import (
     CHUNK_SIZE,
     PARALLEL_MIN_SIZE,
@@ -17,6 +17,7 @@ from ensemblekit._optimizers import (
     SGDOptimizer,
     threads_for,
 )
+from ensemblekit.default_plugins.weight_decay import _add_scaled_loop
 
 # larger than one chunk and than the parallel threshold, not a multiple of either
 SIZE = 2 * CHUNK_SIZE + PARALLEL_MIN_SIZE + 77
@@ -118,36 +119,41 @@ def test_a_digits_fit_is_identical_with_one_or_two_optimizer_threads(threads):
 
 
 @pytest.fixture
-def adam_kernel(monkeypatch):
-    """Choose Adam's kernel: ``"numpy"`` passes or the ``"compiled"`` numba loop."""
+def kernels(monkeypatch):
+    """Choose the step kernels: ``"numpy"`` passes or ``"compiled"`` numba loops."""
     def use(kind):
-        # False: look for numba again at the next step; None: numba is off
-        monkeypatch.setattr(_optimizers, "_fused_adam", False if kind == "compiled" else None)
+        # an empty cache looks for numba again at the next step
+        monkeypatch.setattr(_compiled, "_cache", {})
+        monkeypatch.setenv("ENSEMBLEKIT_DISABLE_NUMBA", "1" if kind == "numpy" else "0")
     yield use
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_adam_gives_the_numpy_passes_bit_for_bit(adam_kernel, dtype):
+@pytest.mark.parametrize("plugins", [None, "weight_decay"])
+def test_compiled_loops_give_the_numpy_passes_bit_for_bit(kernels, dtype, plugins):
+    """Adam's step and WeightDecay's gradient: the same bits with or without numba."""
     pytest.importorskip("numba")
     X, y = load_digits(return_X_y=True)
     X = (X[:600] / 16).astype(dtype)
     # 64-300-200-10: 81,710 parameters, above FUSED_MIN_SIZE
-    params = dict(hidden_layer_sizes=(300, 200), max_iter=3, random_state=0)
-    adam_kernel("numpy")
+    params = dict(hidden_layer_sizes=(300, 200), max_iter=3, random_state=0,
+                  plugins=[WeightDecay(alpha=0.5)] if plugins else None, alpha=0.0)
+    loops = [_optimizers._adam_loop] + ([_add_scaled_loop] if plugins else [])
+    kernels("numpy")
     plain = MLPClassifier(**params).fit(X, y[:600])
-    assert _optimizers._fused_adam is None
-    adam_kernel("compiled")
-    compiled = MLPClassifier(**params).fit(X, y[:600])
-    assert callable(_optimizers._fused_adam)  # the compiled loop did the steps
-    assert plain.loss_curve_ == compiled.loss_curve_
-    for a, b in zip(plain.coefs_ + plain.intercepts_, compiled.coefs_ + compiled.intercepts_):
+    assert all(_compiled._cache[loop] is None for loop in loops)
+    kernels("compiled")
+    fused = MLPClassifier(**params).fit(X, y[:600])
+    assert all(callable(_compiled._cache[loop]) for loop in loops)  # they did the steps
+    assert plain.loss_curve_ == fused.loss_curve_
+    for a, b in zip(plain.coefs_ + plain.intercepts_, fused.coefs_ + fused.intercepts_):
         assert a.dtype == dtype and np.array_equal(a, b)
 
 
-def test_the_environment_switches_the_compiled_adam_off(adam_kernel, monkeypatch):
+def test_the_environment_switches_the_compiled_loops_off(kernels, monkeypatch):
+    kernels("compiled")
     monkeypatch.setenv("ENSEMBLEKIT_DISABLE_NUMBA", "1")
-    adam_kernel("compiled")
-    assert _optimizers._compiled_adam() is None
+    assert _compiled.compiled(_optimizers._adam_loop) is None
     got = _steps(OPTIMIZERS["adam"](), np.float32)  # the numpy passes still step
     np.testing.assert_allclose(got, _reference("adam", np.float32), rtol=1e-5, atol=1e-5)

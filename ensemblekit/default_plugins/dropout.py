@@ -13,6 +13,24 @@ from ..plugins import Plugin
 
 __all__ = ["Dropout"]
 
+# Masks are drawn as 16 random bits per unit: one 64-bit output of the fit's
+# bit generator serves four units, about a third of the cost of one float draw
+# per unit (measured: 37 against 107 us for a 128 x 256 batch).  A unit is
+# dropped when its bits are below ``round(rate * 2**16)``, so the rate is
+# applied in steps of 2**-16 (0.2 becomes 0.199997), and the scaling uses that
+# exact keep ratio, so the expected activation is unchanged.
+_LEVELS = 1 << 16
+
+
+def _threshold(rate: float) -> int:
+    """Units whose 16 random bits fall below this are dropped (at most 2**16 - 1)."""
+    return min(round(rate * _LEVELS), _LEVELS - 1)
+
+
+def _keep_ratio(rate: float) -> float:
+    """The probability that a unit is kept, as the masks apply ``rate``."""
+    return 1.0 - _threshold(rate) / _LEVELS
+
 
 class Dropout(Plugin):
     """Drop hidden units at random while training (Srivastava et al., 2014).
@@ -92,13 +110,15 @@ class Dropout(Plugin):
             mask = np.empty_like(activation)
             self._masks[layer] = mask
             self._keep[layer] = np.empty(activation.shape, dtype=bool)
-        n = activation.shape[0]
+        n, width = activation.shape
         mask = mask[:n]
         keep = self._keep[layer][:n]
-        self._rng.random(out=mask, dtype=mask.dtype)
-        np.greater_equal(mask, self.rate, out=keep)
-        scale = 1.0 / (1.0 - self.rate) if self.mode == "inverted" else 1.0
-        np.multiply(keep, scale, out=mask)
+        bits = self._rng.bit_generator.random_raw(-(-n * width // 4)).view(np.uint16)
+        np.greater_equal(bits[: n * width].reshape(n, width), _threshold(self.rate),
+                         out=keep)
+        scale = 1.0 / _keep_ratio(self.rate) if self.mode == "inverted" else 1.0
+        # a scalar of the mask's dtype: bool x Python float would compute in float64
+        np.multiply(keep, mask.dtype.type(scale), out=mask)
         activation *= mask
 
     @hookimpl
@@ -112,7 +132,7 @@ class Dropout(Plugin):
     def ensemblekit_predict_hidden(self, activation):
         """Book mode: scale by the keep ratio at inference."""
         if self.mode == "book" and self.rate:
-            activation *= 1.0 - self.rate
+            activation *= _keep_ratio(self.rate)
 
 
 @hookimpl
