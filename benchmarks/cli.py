@@ -183,7 +183,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and 2 rounds (the smoke test)")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="timed rounds per comparison (default 5, --quick 2)")
+                        help="timed rounds per comparison (default 4, --quick 2)")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only this section (repeatable, or comma-separated)")
     parser.add_argument("--no-torch", action="store_true",
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = _parse(argv)
     config = RunConfig(quick=args.quick,
-                       rounds=args.rounds or (2 if args.quick else 5),
+                       rounds=args.rounds or (2 if args.quick else 4),
                        torch=not args.no_torch)
     available = sections(args.quick)
     wanted = [n.strip() for item in args.only for n in item.split(",") if n.strip()]

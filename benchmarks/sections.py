@@ -47,8 +47,8 @@ def workloads(quick: bool) -> list[Workload]:
                 Workload("digits", 0, (32,), 128, source="digits"),
                 Workload("wide", 512, (256, 256), 256)]
     return [Workload("mnist-like", 20_000, (256, 256), 128),
-            # an epoch of digits takes milliseconds: time ten per round
-            Workload("digits", 0, (128, 128), 128, epochs_per_round=10, source="digits"),
+            # an epoch of digits takes milliseconds: time six per round
+            Workload("digits", 0, (128, 128), 128, epochs_per_round=6, source="digits"),
             Workload("wide", 2048, (2048, 2048), 512)]
 
 
