@@ -81,6 +81,15 @@ EXPLODING_FACTOR = 1e3
 class EnsembleFitError(RuntimeError):
     """A member's training raised, a worker died, or the runs timed out.
 
+    Parameters
+    ----------
+    message : str
+        What failed, and what to do about it.
+    member : int or None, default=None
+        Index of the training run that failed, when known.
+    seed : int or None, default=None
+        That run's seed, when known.
+
     Attributes
     ----------
     member : int or None

@@ -387,6 +387,16 @@ def resolve_plugins(plugins: Any) -> list[tuple[str, Plugin]]:
     entries (a plugin switched off with ``set_params(plugins__x=None)``) are
     dropped.
 
+    Parameters
+    ----------
+    plugins : list or None
+        Plugin objects, registered names or ``(name, plugin)`` pairs.
+
+    Returns
+    -------
+    list of (str, Plugin)
+        One fresh plugin per entry, under its name, in the given order.
+
     Raises
     ------
     TypeError

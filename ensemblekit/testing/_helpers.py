@@ -123,7 +123,9 @@ def toy_classification(dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray
     Returns
     -------
     X : ndarray of shape (150, 4)
+        The four measurements, each scaled to mean 0 and standard deviation 1.
     y : ndarray of shape (150,) of int
+        The species, 0, 1 or 2.
     """
     X, y = load_iris(return_X_y=True)
     return _standardise(X).astype(dtype), y
@@ -140,7 +142,9 @@ def toy_regression(dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     X : ndarray of shape (200, 10)
+        The ten baseline variables, each scaled to mean 0 and standard deviation 1.
     y : ndarray of shape (200,)
+        Disease progression after one year, scaled the same way.
     """
     X, y = load_diabetes(return_X_y=True)
     return _standardise(X[:200]).astype(dtype), _standardise(y[:200]).astype(dtype)
