@@ -29,6 +29,7 @@ import sys
 import threading
 import traceback
 import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, CancelledError
 from contextlib import contextmanager, nullcontext
 from multiprocessing import TimeoutError as PoolTimeoutError
@@ -53,6 +54,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from ._typing import ArrayLike, MatrixLike, RandomStateLike
 from .mlp import (
     INTERRUPTED,
     DivergenceWarning,
@@ -270,7 +272,7 @@ _PROGRESS = threading.local()
 
 
 @contextmanager
-def member_progress(callback: Any):
+def member_progress(callback: Callable[[int, int, dict[str, Any]], None]) -> Iterator[None]:
     """Call ``callback(done, total, status)`` as each ensemble member finishes.
 
     Fits in this thread inside the ``with`` block report every finished
@@ -341,9 +343,11 @@ class _BaseEnsemble(BaseEstimator):
 
     _default_estimator: type = MLPClassifier
 
-    def __init__(self, estimator=None, n_estimators=5, *, combiner="mean", bootstrap=False,
-                 strategy=None, on_member_divergence="raise", n_jobs=None, timeout=None,
-                 random_state=None, verbose=0):
+    def __init__(self, estimator: BaseEstimator | None = None, n_estimators: int = 5, *,
+                 combiner: str = "mean", bootstrap: bool = False, strategy: str | None = None,
+                 on_member_divergence: str = "raise", n_jobs: int | None = None,
+                 timeout: float | None = None, random_state: RandomStateLike = None,
+                 verbose: int = 0) -> None:
         self.estimator = estimator
         self.n_estimators = n_estimators
         self.combiner = combiner
@@ -651,7 +655,8 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
     _default_estimator = MLPClassifier
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: MatrixLike, y: ArrayLike,
+            sample_weight: ArrayLike | None = None) -> EnsembleClassifier:
         """Train the members (in parallel with ``n_jobs``) and keep them.
 
         A fit that fails (:class:`EnsembleFitError`, :class:`~ensemblekit.TrainingDiverged`)
@@ -687,7 +692,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
             aligned[:, columns] = proba
         return aligned
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: MatrixLike) -> np.ndarray:
         """Combined class probabilities.
 
         Parameters
@@ -703,7 +708,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         """
         return self._outputs(X)[1]
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> np.ndarray:
         """Predict the class with the highest combined probability.
 
         Parameters
@@ -719,7 +724,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: MatrixLike) -> np.ndarray:
         """Log of the combined class probabilities.
 
         Parameters
@@ -736,7 +741,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         with np.errstate(divide="ignore"):
             return np.log(proba, out=proba)
 
-    def predict_uncertainty(self, X) -> Bunch:
+    def predict_uncertainty(self, X: MatrixLike) -> Bunch:
         """How much the members agree, sample by sample.
 
         The entropies are in nats and decompose the uncertainty of the
@@ -808,7 +813,8 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
     _default_estimator = MLPRegressor
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: MatrixLike, y: ArrayLike,
+            sample_weight: ArrayLike | None = None) -> EnsembleRegressor:
         """Train the members (in parallel with ``n_jobs``) and keep them.
 
         A fit that fails (:class:`EnsembleFitError`, :class:`~ensemblekit.TrainingDiverged`)
@@ -835,7 +841,8 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
         out = np.asarray(member.predict(X))
         return out.reshape(out.shape[0], -1)
 
-    def predict(self, X, return_std=False):
+    def predict(self, X: MatrixLike, return_std: bool = False
+                ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Combined prediction, optionally with the members' spread.
 
         Parameters

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from numbers import Integral, Real
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_consistent_length, column_or_1d
@@ -54,8 +55,9 @@ __all__ = [
     },
     prefer_skip_nested_validation=True,
 )
-def expected_calibration_error(y_true, y_prob, *, labels=None, n_bins=15,
-                               sample_weight=None) -> float:
+def expected_calibration_error(y_true: ArrayLike, y_prob: ArrayLike, *,
+                               labels: ArrayLike | None = None, n_bins: int = 15,
+                               sample_weight: ArrayLike | None = None) -> float:
     """Expected calibration error of the top-class confidence (Guo et al., 2017).
 
     Rows are put into ``n_bins`` equal-width bins by their highest
@@ -111,7 +113,9 @@ def expected_calibration_error(y_true, y_prob, *, labels=None, n_bins=15,
     return float(gap.sum() / total.sum())
 
 
-def multiclass_brier_score(y_true, y_prob, *, labels=None, sample_weight=None) -> float:
+def multiclass_brier_score(y_true: ArrayLike, y_prob: ArrayLike, *,
+                           labels: ArrayLike | None = None,
+                           sample_weight: ArrayLike | None = None) -> float:
     """Brier's original score: squared error summed over classes, mean over rows.
 
     scikit-learn's :func:`~sklearn.metrics.brier_score_loss` with
@@ -153,7 +157,8 @@ def multiclass_brier_score(y_true, y_prob, *, labels=None, sample_weight=None) -
     },
     prefer_skip_nested_validation=True,
 )
-def gaussian_nll(y_true, y_mean, y_std, *, min_std=None) -> float:
+def gaussian_nll(y_true: ArrayLike, y_mean: ArrayLike, y_std: ArrayLike, *,
+                 min_std: float | None = None) -> float:
     """Mean negative log-likelihood of ``y_true`` under ``N(y_mean, y_std**2)``.
 
     The regression counterpart of the log-loss, for predictions that come

@@ -51,6 +51,7 @@ from ._optimizers import (
     RMSpropOptimizer,
     SGDOptimizer,
 )
+from ._typing import ArrayLike, MatrixLike, RandomStateLike
 from .default_plugins.weight_decay import WeightDecay
 from .plugins import Hooks, Plugin, PluginError, get_registry, plugin_name, resolve_plugins
 
@@ -825,7 +826,8 @@ class BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------
     # public API
     # ------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: MatrixLike, y: ArrayLike,
+            sample_weight: ArrayLike | None = None) -> BaseMLP:
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -1017,36 +1019,36 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def __init__(
         self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
+        hidden_layer_sizes: int | tuple[int, ...] = (100,),
+        activation: str = "relu",
         *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        weight_init="glorot",
-        batch_norm=False,
-        plugins=None,
-        on_divergence="stop",
-        dtype=None,
-    ):
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: RandomStateLike = None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        weight_init: str | float = "glorot",
+        batch_norm: bool = False,
+        plugins: list[Plugin | str | tuple[str, Plugin]] | None = None,
+        on_divergence: str = "stop",
+        dtype: type | str | None = None,
+    ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -1112,7 +1114,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             y_bin.ravel() if self.n_outputs_ == 1 else y_bin)
         return float(accuracy_score(true, pred, sample_weight=sample_weight))
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> np.ndarray:
         """Predict class labels.
 
         Parameters
@@ -1131,7 +1133,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._label_binarizer.inverse_transform(out)
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+                    classes: ArrayLike | None = None) -> MLPClassifier:
         """Update the model with one epoch over the given data.
 
         Parameters
@@ -1170,7 +1173,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 )
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: MatrixLike) -> np.ndarray:
         """Probability estimates.
 
         Parameters
@@ -1189,7 +1192,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return np.vstack([1 - out, out]).T
         return out
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: MatrixLike) -> np.ndarray:
         """Log of the probability estimates.
 
         Parameters
@@ -1338,37 +1341,37 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def __init__(
         self,
-        loss="squared_error",
-        hidden_layer_sizes=(100,),
-        activation="relu",
+        loss: str = "squared_error",
+        hidden_layer_sizes: int | tuple[int, ...] = (100,),
+        activation: str = "relu",
         *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        weight_init="glorot",
-        batch_norm=False,
-        plugins=None,
-        on_divergence="stop",
-        dtype=None,
-    ):
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: RandomStateLike = None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        weight_init: str | float = "glorot",
+        batch_norm: bool = False,
+        plugins: list[Plugin | str | tuple[str, Plugin]] | None = None,
+        on_divergence: str = "stop",
+        dtype: type | str | None = None,
+    ) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -1421,7 +1424,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             return np.nan
         return float(r2_score(y, out, sample_weight=sample_weight))
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> np.ndarray:
         """Predict using the multi-layer perceptron.
 
         Parameters
@@ -1438,7 +1441,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return out.ravel() if out.shape[1] == 1 else out
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: MatrixLike, y: ArrayLike,
+                    sample_weight: ArrayLike | None = None) -> MLPRegressor:
         """Update the model with one epoch over the given data.
 
         Parameters

@@ -1,10 +1,13 @@
-"""Every public name has a numpy-style docstring that documents its signature.
+"""Every public name has a numpy-style docstring and type hints for its signature.
 
 numpydoc's own validator runs over the public API of ``ensemblekit``, its
 public modules and the example plugin distributions in ``plugins/``: every
 public class, function and method must have a docstring with a one-line
 summary, document every parameter it takes (and none it does not), and have
 a Returns section when it returns a value.
+
+Every public function and method (constructors included) also annotates
+each parameter and its return type.
 
 Hook implementations (``ensemblekit_*`` methods marked with ``@hookimpl``)
 are held to the summary only: their parameters are the hook's, documented once
@@ -75,12 +78,16 @@ def _all_public_names() -> list[str]:
     return sorted(set(names))
 
 
-def _is_hookimpl(qualname: str) -> bool:
+def _resolve(qualname: str):
     modname, _, rest = qualname.partition(".")
     obj = importlib.import_module(modname)
     for part in rest.split("."):
         obj = getattr(obj, part)
-    return hasattr(obj, "ensemblekit_impl")
+    return obj
+
+
+def _is_hookimpl(qualname: str) -> bool:
+    return hasattr(_resolve(qualname), "ensemblekit_impl")
 
 
 def test_the_public_api_is_found():
@@ -97,3 +104,22 @@ def test_numpy_docstring(qualname):
               for code, message in numpydoc_validate.validate(qualname)["errors"]
               if code in checks]
     assert not errors, f"{qualname}:\n" + "\n".join(errors)
+
+
+@pytest.mark.parametrize("qualname", [name for name in _all_public_names()
+                                      if "hookspecs" not in name and not _is_hookimpl(name)])
+def test_type_hints(qualname):
+    obj = _resolve(qualname)
+    if isinstance(obj, property):
+        obj = obj.fget
+    if inspect.isclass(obj):
+        if "__init__" not in vars(obj):
+            return  # the constructor is inherited (and checked where it is defined)
+        obj = obj.__init__
+    signature = inspect.signature(obj)
+    missing = [name for name, p in signature.parameters.items()
+               if name not in ("self", "cls") and p.annotation is inspect.Parameter.empty
+               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    assert not missing, f"{qualname}: parameters without a type hint: {missing}"
+    assert signature.return_annotation is not inspect.Signature.empty, (
+        f"{qualname}: no return type hint")

@@ -10,6 +10,7 @@ result does not depend on ``n_jobs`` or the joblib backend.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import is_classifier
 
 from ..hookspecs import hookimpl
@@ -65,7 +66,7 @@ class WeightedMean(Plugin):
 
     name = "weighted_mean"
 
-    def __init__(self, weights=None) -> None:
+    def __init__(self, weights: ArrayLike | None = None) -> None:
         self.weights = weights
 
     def _normalised(self, n_members: int) -> np.ndarray:
