@@ -325,11 +325,6 @@ def get_registry() -> Registry:
         return _REGISTRY
 
 
-def reset_registry() -> None:
-    """Forget the process-wide registry; the next use rebuilds it."""
-    set_registry(None)
-
-
 def set_registry(registry: Registry | None) -> Registry | None:
     """Make ``registry`` the process-wide one (``None``: rebuild on next use).
 
