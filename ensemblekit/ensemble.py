@@ -54,6 +54,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from ._stack import user_stacklevel
 from ._typing import ArrayLike, MatrixLike, RandomStateLike
 from .mlp import (
     INTERRUPTED,
@@ -459,7 +460,7 @@ class _BaseEnsemble(BaseEstimator):
             warnings.warn(
                 f"ensemble members {diverged} (seeds {[seeds[i] for i in diverged]}) "
                 f"diverged and were dropped; {len(results) - len(diverged)} remain.",
-                DivergenceWarning, stacklevel=5,
+                DivergenceWarning, stacklevel=user_stacklevel(),
             )
         kept = [m for i, (m, _) in enumerate(results) if i not in diverged]
         return kept, diverged
@@ -502,7 +503,7 @@ class _BaseEnsemble(BaseEstimator):
         for i, (_, status) in enumerate(results):
             for category, message in status["warnings"]:
                 warnings.warn(f"ensemble member {i} (seed {seeds[i]}): {message}", category,
-                              stacklevel=4)
+                              stacklevel=user_stacklevel())
         fitted, diverged = self._drop_diverged(results, seeds)
         members = None
         if hooks.collect_members is not None:

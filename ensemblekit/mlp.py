@@ -51,6 +51,7 @@ from ._optimizers import (
     RMSpropOptimizer,
     SGDOptimizer,
 )
+from ._stack import user_stacklevel
 from ._typing import ArrayLike, MatrixLike, RandomStateLike
 from .default_plugins.weight_decay import WeightDecay
 from .plugins import Hooks, Plugin, PluginError, get_registry, plugin_name, resolve_plugins
@@ -255,7 +256,7 @@ class BaseMLP(BaseEstimator):
                     f"alpha={self.alpha} is ignored because a WeightDecay plugin is "
                     "configured; the plugin's strength is used (one L2 term only).",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=user_stacklevel(),
                 )
         elif self.alpha > 0:
             names = {n for n, _ in resolved}
@@ -590,7 +591,7 @@ class BaseMLP(BaseEstimator):
         except KeyboardInterrupt:
             # as the stochastic solvers do: keep the last accepted iterate (not
             # the line search's trial point) and say so
-            warnings.warn(INTERRUPTED, stacklevel=3)
+            warnings.warn(INTERRUPTED, stacklevel=user_stacklevel())
             res = scipy.optimize.OptimizeResult(x=accepted["x"], fun=accepted["fun"],
                                                 nit=accepted["nit"], status=0)
             if accepted["nit"] == 0:  # not one iteration: the loss of the start
@@ -605,7 +606,7 @@ class BaseMLP(BaseEstimator):
                 f"L-BFGS ended with a non-finite loss ({res.fun}); scale the input "
                 "features or lower the network size.",
                 DivergenceWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         flat[:n_train] = res.x
         self.n_iter_ = int(res.nit)
@@ -617,7 +618,7 @@ class BaseMLP(BaseEstimator):
                 f"(status={res.status}): {msg}. Increase max_iter or max_fun, or "
                 "scale the data.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         if self.batch_norm:  # running statistics = the final full-batch statistics
             self._forward_train(X, bufs[0], bufs[1], bufs[3], Hooks([]), 0.0, sample_weight)
@@ -668,7 +669,7 @@ class BaseMLP(BaseEstimator):
                 warnings.warn(
                     f"Got `batch_size`={self.batch_size} larger than the number of "
                     f"training samples ({n_samples}); it is clipped to {n_samples}.",
-                    stacklevel=3,
+                    stacklevel=user_stacklevel(),
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         if hooks.fit_start is not None:
@@ -764,10 +765,10 @@ class BaseMLP(BaseEstimator):
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                         "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=3,
+                        stacklevel=user_stacklevel(),
                     )
         except KeyboardInterrupt:
-            warnings.warn(INTERRUPTED, stacklevel=3)
+            warnings.warn(INTERRUPTED, stacklevel=user_stacklevel())
             if not np.isfinite(flat).all():
                 np.copyto(flat, last_finite)
         if self.early_stopping and not (diverged and not np.isfinite(
@@ -793,7 +794,7 @@ class BaseMLP(BaseEstimator):
             "and kept the weights of the last finite epoch. Lower "
             "learning_rate_init or scale the input features.",
             DivergenceWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
     def _update_no_improvement_count(self, X_val, y_val, sw_val, record, flat,

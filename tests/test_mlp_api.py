@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from ensemblekit import (
     DivergenceWarning,
     Dropout,
+    EnsembleClassifier,
     MLPClassifier,
     MLPRegressor,
     TrainingDiverged,
@@ -358,3 +359,26 @@ def test_convergence_warning_like_sklearn():
     X, y = load_iris(return_X_y=True)
     with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
         MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(X, y)
+
+
+@pytest.mark.parametrize("make, category", [
+    (lambda: MLPClassifier(hidden_layer_sizes=(4,), max_iter=2), ConvergenceWarning),
+    (lambda: MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, solver="lbfgs"),
+     ConvergenceWarning),
+    (lambda: MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, solver="lbfgs",
+                           plugins=[Dropout(0.2)]), UserWarning),  # from inside a hook
+    (lambda: EnsembleClassifier(MLPClassifier(hidden_layer_sizes=(4,), max_iter=2),
+                                n_estimators=2), ConvergenceWarning),  # re-emitted
+], ids=["sgd", "lbfgs", "plugin", "ensemble"])
+def test_warnings_point_at_the_callers_line(make, category):
+    """Like scikit-learn's warnings seen from a script: the user's file and line."""
+    X, y = load_iris(return_X_y=True)
+    estimator = make()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = inspect.currentframe().f_lineno + 1
+        estimator.fit(X, y)
+    mine = [w for w in caught if issubclass(w.category, category)]
+    assert mine, [str(w.message) for w in caught]
+    assert all((w.filename, w.lineno) == (__file__, line) for w in mine), [
+        (w.filename, w.lineno, str(w.message)[:60]) for w in mine]

@@ -8,6 +8,7 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._stack import user_stacklevel
 from ..hookspecs import hookimpl
 from ..plugins import Plugin
 
@@ -88,7 +89,7 @@ class Dropout(Plugin):
                 f"Dropout(rate={self.rate}) with solver='lbfgs': L-BFGS needs the same "
                 "loss at every evaluation, and each evaluation draws new dropout masks, "
                 "so it stops early with a poor fit. Use a stochastic solver ('adam', "
-                "'sgd') with dropout.", UserWarning, stacklevel=2)
+                "'sgd') with dropout.", UserWarning, stacklevel=user_stacklevel())
         self._rng = rng
         self._masks: dict[int, np.ndarray] = {}
         self._keep: dict[int, np.ndarray] = {}
