@@ -67,6 +67,10 @@ class Dropout(Plugin):
 
     name = "dropout"
 
+    #: Parameter values under which the plugin changes nothing (used by
+    #: ``ensemblekit.testing.check_plugin``).
+    _zero_strength_params = {"rate": 0.0}
+
     _parameter_constraints: dict = {
         "rate": [Interval(Real, 0, 1, closed="left")],
         "mode": [StrOptions({"inverted", "book"})],

@@ -45,6 +45,10 @@ class WeightDecay(Plugin):
 
     name = "weight_decay"
 
+    #: Parameter values under which the plugin changes nothing (used by
+    #: ``ensemblekit.testing.check_plugin``).
+    _zero_strength_params = {"alpha": 0.0}
+
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
         "convention": [StrOptions({"sklearn", "book"})],
