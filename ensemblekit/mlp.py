@@ -695,6 +695,7 @@ class BaseMLP(BaseEstimator):
             for epoch in range(self.max_iter):
                 if hooks.epoch_start is not None:
                     hooks.epoch_start(estimator=self, epoch=epoch)
+                    self._check_bound(param_list, grad_list, grad_refs, "epoch_start")
                 if self.shuffle:
                     idx = rng.permutation(n_samples)
                 accumulated = 0.0
@@ -709,6 +710,7 @@ class BaseMLP(BaseEstimator):
                     swb = None if sw_train is None else sw_train[bidx]
                     if hooks.batch_start is not None:
                         hooks.batch_start(estimator=self, batch=b, X=Xb, y=yb)
+                        self._check_bound(param_list, grad_list, grad_refs, "batch_start")
                     with np.errstate(over="ignore", invalid="ignore"):
                         loss = self._loss_and_grad(Xb, yb, swb, bufs, grads, hooks,
                                                    _layers.BN_MOMENTUM)

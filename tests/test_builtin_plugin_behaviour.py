@@ -320,12 +320,24 @@ class _Rebinder(Plugin):
 
     name = "rebinder"
 
-    def __init__(self):
-        pass
+    def __init__(self, hook="after_step"):
+        self.hook = hook
+
+    def _rebind(self, estimator, hook):
+        if hook == self.hook:
+            estimator.coefs_[0] = estimator.coefs_[0] * 0.5
 
     @hookimpl
     def ensemblekit_after_step(self, estimator):
-        estimator.coefs_[0] = estimator.coefs_[0] * 0.5
+        self._rebind(estimator, "after_step")
+
+    @hookimpl
+    def ensemblekit_epoch_start(self, estimator):
+        self._rebind(estimator, "epoch_start")
+
+    @hookimpl
+    def ensemblekit_batch_start(self, estimator):
+        self._rebind(estimator, "batch_start")
 
 
 class _GradRebinder(Plugin):
@@ -340,6 +352,8 @@ class _GradRebinder(Plugin):
 
 
 @pytest.mark.parametrize("plugin, hook", [(_Rebinder(), "after_step"),
+                                          (_Rebinder("epoch_start"), "epoch_start"),
+                                          (_Rebinder("batch_start"), "batch_start"),
                                           (_GradRebinder(), "before_step")])
 def test_rebinding_training_state_is_a_clear_error(plugin, hook):
     X, y = load_iris(return_X_y=True)
