@@ -36,7 +36,8 @@ import hashlib
 import io
 import json
 import os
-import tempfile
+import secrets
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -592,7 +593,8 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = _create_temporary(path)
+        existing = os.stat(path).st_mode if path.exists() else None
     except OSError as exc:
         raise _naming(exc, path) from exc
     try:
@@ -600,12 +602,30 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        if existing is not None:  # replacing a file keeps its permissions
+            os.chmod(tmp, stat.S_IMODE(existing))
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise _naming(exc, path) from exc
         raise
+
+
+def _create_temporary(path: Path) -> tuple[int, str]:
+    """A new, uniquely named file beside ``path``, with the permissions of a plain ``open``.
+
+    ``tempfile.mkstemp`` would create it readable by its owner only (0600), and
+    the rename would pass that on to every model file and report; created
+    with mode 0666 the process's umask applies, as for any file it writes.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
 
 
 def _naming(exc: OSError, path: Path) -> OSError:

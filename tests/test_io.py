@@ -424,3 +424,25 @@ def test_ensemble_regressor_round_trip_keeps_the_spread(diabetes, tmp_path):
     loaded = _round_trip(ens, X, tmp_path)
     np.testing.assert_array_equal(loaded.predict(X, return_std=True)[1],
                                   ens.predict(X, return_std=True)[1])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_model_files_get_the_permissions_of_a_plain_open(iris, tmp_path):
+    """Written through a temporary file, a model is still 0666 & ~umask, not 0600."""
+    X, y = iris
+    model = MLPClassifier(hidden_layer_sizes=(3,), max_iter=5).fit(X, y)
+    previous = os.umask(0o022)
+    try:
+        save(model, tmp_path / "new.ekm")
+        with open(tmp_path / "plain", "wb"):
+            pass
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "new.ekm").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "plain").stat().st_mode & 0o777 == 0o644
+    # replacing an existing file keeps that file's permissions
+    (tmp_path / "private.ekm").write_bytes(b"")
+    os.chmod(tmp_path / "private.ekm", 0o600)
+    save(model, tmp_path / "private.ekm")
+    assert (tmp_path / "private.ekm").stat().st_mode & 0o777 == 0o600
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary left behind
