@@ -24,7 +24,13 @@ from .default_plugins.weight_decay import WeightDecay
 from .ensemble import EnsembleClassifier, EnsembleFitError, EnsembleRegressor
 from .hookspecs import hookimpl
 from .io import ModelFileError, load, save
-from .mlp import DivergenceWarning, MLPClassifier, MLPRegressor, TrainingDiverged
+from .mlp import (
+    DivergenceWarning,
+    MLPClassifier,
+    MLPRegressor,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
 from .plugins import Plugin, PluginError, PluginLoadWarning, get_registry
 from .search import CoarseToFineSearchCV
 
@@ -42,6 +48,7 @@ __all__ = [
     "PluginError",
     "PluginLoadWarning",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "WeightDecay",
     "__version__",
     "get_registry",

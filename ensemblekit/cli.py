@@ -30,7 +30,7 @@ from . import _cli_ensemble as ensemble_
 from ._cli_report import describe_model, epochs_trained
 from .hookspecs import hookimpl
 from .io import ModelFileError, atomic_write, load, save
-from .mlp import INTERRUPTED
+from .mlp import INTERRUPTED, TrainingInterrupted
 from .plugins import Plugin, get_registry
 
 __all__ = ["cli"]
@@ -407,10 +407,10 @@ def train(data: str | None, **options: Any) -> None:
     try:
         with ensemble_.parallel_backend(options) as where:
             caught = _fit_with_progress(model, X_train, y_train, mode)
-    except KeyboardInterrupt:  # an ensemble stops with it; a network warns INTERRUPTED
-        caught = [warnings.WarningMessage(INTERRUPTED, UserWarning, "", 0)]
+    except KeyboardInterrupt:  # an ensemble stops with it; a network warns
+        caught = [warnings.WarningMessage(INTERRUPTED, TrainingInterrupted, "", 0)]
     elapsed = time.perf_counter() - start
-    if any(str(w.message) == INTERRUPTED for w in caught):
+    if any(issubclass(w.category, TrainingInterrupted) for w in caught):
         click.echo("interrupted: no model written", err=True)
         raise click.exceptions.Exit(130)
     scores = {"train": _scores(model, X_train, y_train, task)}

@@ -57,11 +57,11 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from ._stack import user_stacklevel
 from ._typing import ArrayLike, MatrixLike, RandomStateLike
 from .mlp import (
-    INTERRUPTED,
     DivergenceWarning,
     MLPClassifier,
     MLPRegressor,
     TrainingDiverged,
+    TrainingInterrupted,
     _make_rng,
 )
 from .plugins import Hooks, Plugin, PluginError, get_registry
@@ -175,7 +175,7 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
     ------
     KeyboardInterrupt
         When the member's training was interrupted (Ctrl-C): an MLP stops and
-        warns (:data:`INTERRUPTED`), and the ensemble stops with it rather
+        warns :class:`TrainingInterrupted`, and the ensemble stops with it rather
         than going on to train the other members.
     """
     if indices is not None:
@@ -207,7 +207,7 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
             status.update(error=exc, traceback=traceback.format_exc())
     if caught:
         status["warnings"] = [(w.category, str(w.message)) for w in caught]
-        if any(str(w.message) == INTERRUPTED for w in caught):
+        if any(issubclass(w.category, TrainingInterrupted) for w in caught):
             # the member stopped and kept its weights; the ensemble stops too
             raise KeyboardInterrupt("an ensemble member's training was interrupted")
     return member, status

@@ -56,7 +56,8 @@ from ._typing import ArrayLike, MatrixLike, RandomStateLike
 from .default_plugins.weight_decay import WeightDecay
 from .plugins import Hooks, Plugin, PluginError, get_registry, plugin_name, resolve_plugins
 
-__all__ = ["DivergenceWarning", "MLPClassifier", "MLPRegressor", "TrainingDiverged"]
+__all__ = ["DivergenceWarning", "MLPClassifier", "MLPRegressor", "TrainingDiverged",
+           "TrainingInterrupted"]
 
 #: The warning a fit that Ctrl-C stopped raises (its weights are those of the
 #: last finished step); ensembles and the command line look for it.
@@ -68,6 +69,17 @@ _DEFAULT_ALPHA = 0.0001
 
 class DivergenceWarning(ConvergenceWarning):
     """Training produced a non-finite loss and stopped at the last finite weights."""
+
+
+class TrainingInterrupted(UserWarning):
+    """Ctrl-C stopped training; the estimator keeps its last finite weights.
+
+    The fit returns normally (as Keras and scikit-learn's MLP do on
+    ``KeyboardInterrupt``), so a model interrupted after a long run is not
+    lost; ``n_iter_`` and ``loss_curve_`` cover the finished epochs.  An
+    ensemble member that warns this stops its ensemble, and ``ensemblekit
+    train`` writes no model.
+    """
 
 
 class TrainingDiverged(ValueError):
@@ -591,7 +603,7 @@ class BaseMLP(BaseEstimator):
         except KeyboardInterrupt:
             # as the stochastic solvers do: keep the last accepted iterate (not
             # the line search's trial point) and say so
-            warnings.warn(INTERRUPTED, stacklevel=user_stacklevel())
+            warnings.warn(INTERRUPTED, TrainingInterrupted, stacklevel=user_stacklevel())
             res = scipy.optimize.OptimizeResult(x=accepted["x"], fun=accepted["fun"],
                                                 nit=accepted["nit"], status=0)
             if accepted["nit"] == 0:  # not one iteration: the loss of the start
@@ -770,7 +782,7 @@ class BaseMLP(BaseEstimator):
                         stacklevel=user_stacklevel(),
                     )
         except KeyboardInterrupt:
-            warnings.warn(INTERRUPTED, stacklevel=user_stacklevel())
+            warnings.warn(INTERRUPTED, TrainingInterrupted, stacklevel=user_stacklevel())
             if not np.isfinite(flat).all():
                 np.copyto(flat, last_finite)
         if self.early_stopping and not (diverged and not np.isfinite(

@@ -39,7 +39,7 @@ from ensemblekit import (
     load,
     save,
 )
-from ensemblekit.mlp import INTERRUPTED
+from ensemblekit.mlp import INTERRUPTED, TrainingInterrupted
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -207,7 +207,7 @@ def test_a_worker_killed_on_a_dask_cluster_is_an_error_and_the_cluster_recovers(
 # --------------------------------------------------------------------------
 def test_an_interrupt_between_epochs_keeps_exactly_the_finished_epochs(digits):
     X, y = digits
-    with pytest.warns(UserWarning, match=INTERRUPTED):
+    with pytest.warns(TrainingInterrupted, match=INTERRUPTED):
         stopped = _member(Interrupt(epoch=3), max_iter=50, random_state=0).fit(X, y)
     three = _member(max_iter=3, random_state=0).fit(X, y)
     assert stopped.n_iter_ == 3 and len(stopped.loss_curve_) == 3
@@ -226,7 +226,7 @@ def test_an_interrupt_mid_epoch_keeps_the_last_completed_step(digits):
     reference = _member(WeightsAt(epoch=2, batch=0), batch_size=100, max_iter=5,
                         random_state=0).fit(X, y)
     snapshot = dict(reference.plugins_)["weights_at"].coefs_
-    with pytest.warns(UserWarning, match=INTERRUPTED):
+    with pytest.warns(TrainingInterrupted, match=INTERRUPTED):
         stopped = _member(Interrupt(epoch=2, batch=0), batch_size=100, max_iter=5,
                           random_state=0).fit(X, y)
     # epochs count finished epochs; the weights include the interrupted epoch's steps
@@ -278,7 +278,7 @@ class InterruptEvaluation(Plugin):
 
 def test_an_interrupted_lbfgs_fit_keeps_the_last_accepted_iterate(iris):
     X, y = iris
-    with pytest.warns(UserWarning, match=INTERRUPTED):
+    with pytest.warns(TrainingInterrupted, match=INTERRUPTED):
         stopped = _member(InterruptEvaluation(), solver="lbfgs", max_iter=20,
                           random_state=0).fit(X, y)
     # not the line search's trial point: exactly the fit that stops after 2 iterations
