@@ -714,11 +714,13 @@ class BaseMLP(BaseEstimator):
                 for b, start in enumerate(range(0, n_samples, batch_size)):
                     bidx = idx[start:start + batch_size]
                     nb = len(bidx)
+                    # mode="clip": the indices are a permutation, always valid, and
+                    # numpy buffers ``out`` in the default mode="raise" (3x slower)
                     if dense:
-                        Xb = np.take(X_train, bidx, axis=0, out=x_buf[:nb])
+                        Xb = np.take(X_train, bidx, axis=0, out=x_buf[:nb], mode="clip")
                     else:
                         Xb = X_train[bidx]
-                    yb = np.take(y_train, bidx, axis=0, out=y_buf[:nb])
+                    yb = np.take(y_train, bidx, axis=0, out=y_buf[:nb], mode="clip")
                     swb = None if sw_train is None else sw_train[bidx]
                     if hooks.batch_start is not None:
                         hooks.batch_start(estimator=self, batch=b, X=Xb, y=yb)
