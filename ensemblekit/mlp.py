@@ -21,6 +21,7 @@ one vectorised pass and L-BFGS needs no packing.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
 
@@ -122,6 +123,8 @@ class _Layout:
 
 class BaseMLP(BaseEstimator):
     """Shared machinery of :class:`MLPClassifier` and :class:`MLPRegressor`."""
+
+    plugins: Sequence[Plugin | str | tuple[str, Plugin]] | None
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -1062,7 +1065,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         max_fun: int = 15000,
         weight_init: str | float = "glorot",
         batch_norm: bool = False,
-        plugins: list[Plugin | str | tuple[str, Plugin]] | None = None,
+        plugins: Sequence[Plugin | str | tuple[str, Plugin]] | None = None,
         on_divergence: str = "stop",
         dtype: type | str | None = None,
     ) -> None:
@@ -1385,7 +1388,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         max_fun: int = 15000,
         weight_init: str | float = "glorot",
         batch_norm: bool = False,
-        plugins: list[Plugin | str | tuple[str, Plugin]] | None = None,
+        plugins: Sequence[Plugin | str | tuple[str, Plugin]] | None = None,
         on_divergence: str = "stop",
         dtype: type | str | None = None,
     ) -> None:
