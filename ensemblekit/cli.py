@@ -345,6 +345,13 @@ def _scores(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict:
               default="adam", show_default=True)
 @click.option("--max-iter", type=click.IntRange(min=1), default=200, show_default=True,
               help="Maximum number of epochs.")
+@click.option("--n-iter-no-change", type=click.IntRange(min=1), default=10,
+              show_default=True,
+              help="Stop after this many epochs without an improvement of more than --tol "
+                   "(of the training loss, or of the validation score with "
+                   "--early-stopping); set it to --max-iter to train every epoch.")
+@click.option("--tol", type=click.FloatRange(min=0), default=1e-4, show_default=True,
+              help="Smallest improvement that counts for --n-iter-no-change.")
 @click.option("--batch-size", default="auto", show_default=True, callback=_batch_size,
               help="Mini-batch size, or auto = min(200, rows).")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
@@ -485,6 +492,7 @@ def _build_model(task: str, options: dict, preprocessor: Any) -> Any:
         alpha=options["alpha"], batch_size=options["batch_size"],
         learning_rate=options["learning_rate_schedule"],
         learning_rate_init=options["learning_rate"], max_iter=options["max_iter"],
+        n_iter_no_change=options["n_iter_no_change"], tol=options["tol"],
         random_state=options["random_state"], early_stopping=options["early_stopping"],
         validation_fraction=options["validation_fraction"],
         weight_init=options["weight_init"],

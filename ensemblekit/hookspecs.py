@@ -111,7 +111,12 @@ def ensemblekit_epoch_end(estimator, epoch, record):
 
 @hookspec
 def ensemblekit_batch_start(estimator, batch, X, y):
-    """Called before each mini-batch's forward pass.
+    """Called before each mini-batch's forward pass (stochastic solvers only).
+
+    The place for data augmentation: ``X`` is the loop's own copy of the
+    batch's rows, gathered for this step, so a plugin may change its values
+    in place (``X[...] = warped``) and the step trains on what it leaves
+    there; the user's data and the validation split are never touched.
 
     Parameters
     ----------
@@ -120,7 +125,8 @@ def ensemblekit_batch_start(estimator, batch, X, y):
     batch : int
         Zero-based index of the mini-batch within the epoch.
     X : ndarray or sparse matrix of shape (batch_size, n_features)
-        The batch's inputs.  Read only.
+        The batch's inputs, in the training dtype.  May be modified in place
+        (keeping its shape and dtype).
     y : ndarray of shape (batch_size, n_outputs)
         The batch's (binarised) targets.  Read only.
     """

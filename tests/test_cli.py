@@ -121,6 +121,19 @@ def test_plugins_and_estimator_options_reach_the_model(files, tmp_path):
         ("weight_decay", {"alpha": 0.001, "convention": "sklearn"})]
 
 
+def test_stopping_rule_options_reach_the_model_and_train_every_epoch(files, tmp_path):
+    out = tmp_path / "m.ekm"
+    run("train", files["iris"], "--target", "species", "--out", out, "--hidden", "4",
+        "--max-iter", "40", "--n-iter-no-change", "40", "--tol", "0.5", "-q")
+    mlp = ensemblekit.load(out)[-1]
+    assert (mlp.n_iter_no_change, mlp.tol) == (40, 0.5)
+    assert mlp.n_iter_ == 40  # no improvement of 0.5 for 40 epochs never stops it early
+    early = tmp_path / "early.ekm"
+    run("train", files["iris"], "--target", "species", "--out", early, "--hidden", "4",
+        "--max-iter", "40", "--n-iter-no-change", "2", "--tol", "0.5", "-q")
+    assert ensemblekit.load(early)[-1].n_iter_ < 40
+
+
 def test_verbose_prints_epochs_and_quiet_prints_nothing(files):
     verbose = run("train", files["iris"], "--target", "species", "--hidden", "4",
                   "--max-iter", "3", "-v")
