@@ -17,7 +17,8 @@ from ensemblekit.cli import cli
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 INSTALLED = {"l1": "ensemblekit-l1", "maxnorm": "ensemblekit-maxnorm",
-             "noise": "ensemblekit-noise", "gradclip": "ensemblekit-gradclip"}
+             "noise": "ensemblekit-noise", "gradclip": "ensemblekit-gradclip",
+             "affine": "ensemblekit-augment"}
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +36,15 @@ def test_listed_by_the_plugins_command():
         assert listed[name]["version"] == "0.1.0"
 
 
-def test_all_four_by_name_in_one_network(digits):
+def test_all_of_them_by_name_in_one_network(digits):
     X, y = digits
     clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=20, random_state=0, alpha=0.0,
                         learning_rate_init=0.01, plugins=list(INSTALLED))
     clf.set_params(plugins__l1__alpha=1e-3, plugins__maxnorm__max_norm=2.0,
-                   plugins__noise__stddev=0.05, plugins__gradclip__max_norm=5.0).fit(X, y)
+                   plugins__noise__stddev=0.05, plugins__gradclip__max_norm=5.0,
+                   plugins__affine__rotation=5.0).fit(X, y)
     assert [type(p).__module__ for _, p in clf.plugins_] == [
-        f"ensemblekit_{name}" for name in INSTALLED]
+        dist.replace("-", "_") for dist in INSTALLED.values()]
     assert max(np.linalg.norm(W, axis=0).max() for W in clf.coefs_) <= 2.0 * (1 + 1e-5)
     assert clf.score(X, y) > 0.8
 
