@@ -19,7 +19,9 @@ value, then the network) -- so what is measured here is what the CLI trains.
 
 1. Stage 1, one network: :class:`ensemblekit.CoarseToFineSearchCV` over width
    and depth, activation, solver, step size, L2 strength, initialisation,
-   batch norm, dropout rate and hidden Gaussian noise.
+   batch norm, dropout rate, hidden Gaussian noise and random affine warps of
+   the images (``ensemblekit-augment``; every candidate trains ``max-iter``
+   epochs, as a warped epoch's loss is too noisy for the stalled-loss rule).
 2. Stage 2, an ensemble of the stage-1 network: number of members, combiner,
    bagging, and the members' L2 strength and dropout rate (averaging favours
    less regularised, more diverse members).
@@ -63,7 +65,9 @@ SETTING_OF = {"hidden_layer_sizes": "hidden", "activation": "activation",
               "max_iter": "max-iter"}
 #: Plugin parameters searched -> (plugin, parameter); a zero strength leaves the plugin out.
 PLUGIN_OF = {"plugins__dropout__rate": ("dropout", "rate"),
-             "plugins__noise__stddev": ("noise", "stddev")}
+             "plugins__noise__stddev": ("noise", "stddev"),
+             **{f"plugins__affine__{p}": ("affine", p)
+                for p in ("rotation", "shear", "zoom", "shift")}}
 
 
 def load_split() -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
@@ -184,8 +188,9 @@ def settings_from(params: dict[str, Any], prefix: str, base: dict[str, Any]) -> 
             settings["plugin"].setdefault(plugin, {})[param] = round(float(val), 3)
         else:  # an ensemble setting: model__n_estimators, model__combiner, ...
             settings[name[len("model__"):].replace("_", "-")] = val
+    # a plugin all of whose strengths came out 0 is off
     settings["plugin"] = {n: p for n, p in settings["plugin"].items()
-                          if all(v != 0 for v in p.values())}
+                          if any(v != 0 for v in p.values() if isinstance(v, (int, float)))}
     if not settings["plugin"]:
         del settings["plugin"]
     return settings
@@ -296,8 +301,13 @@ def main() -> None:
     # stage 1: one network
     # pixels are intensities on one scale: --scale maxabs keeps them so (standardising
     # blows up pixels that are almost always blank in the first 300 rows); fixed a priori
-    base = {"scale": "maxabs", "max-iter": max_iter, "test-size": 0.0, "random-state": 0,
-            "plugin": {"dropout": {"rate": 0.0}, "noise": {"stddev": 0.0}}}
+    # every candidate trains max_iter epochs: a warped (augmented) epoch's loss is too
+    # noisy for scikit-learn's stop-when-the-loss-stalls rule
+    base = {"scale": "maxabs", "max-iter": max_iter, "n-iter-no-change": max_iter,
+            "test-size": 0.0, "random-state": 0,
+            "plugin": {"dropout": {"rate": 0.0}, "noise": {"stddev": 0.0},
+                       "affine": {"rotation": 0.0, "shear": 0.0, "zoom": 0.0,
+                                  "shift": 0.0, "fill_mode": "constant"}}}
     stage1 = run_search(build_pipeline(base, columns), {
         "model__hidden_layer_sizes": [(128,), (256,), (512,), (256, 256)],
         "model__activation": ["relu", "tanh"],
@@ -308,6 +318,11 @@ def main() -> None:
         "model__batch_norm": [False, True],
         "model__plugins__dropout__rate": (0.0, 0.6, "linear"),
         "model__plugins__noise__stddev": (0.0, 1.0, "linear"),
+        # image augmentation (ensemblekit-augment): the 8 x 8 pixels warped at random
+        "model__plugins__affine__rotation": (0.0, 15.0, "linear"),
+        "model__plugins__affine__shear": (0.0, 0.3, "linear"),
+        "model__plugins__affine__zoom": (0.0, 0.15, "linear"),
+        "model__plugins__affine__shift": (0.0, 1.0, "linear"),
     }, budget1, groups, X_train, y_train, args.n_jobs)
     report_search("stage 1, one network", stage1)
     single_cv, single = rescore(stage1, "model__", base, columns, X_train, y_train,
