@@ -162,3 +162,14 @@ def test_ensemble_reports_the_shipped_recipe(quick_run):
     shipped = Path(__file__).parents[1] / "examples" / "digits300.toml"
     assert recipe["settings"] == [line for line in shipped.read_text().splitlines()
                                   if line.strip() and not line.startswith("#")]
+
+
+def test_the_recipe_is_skipped_with_a_reason_when_its_plugins_are_missing():
+    """With ensemblekit alone installed, the ensemble experiment still runs."""
+    from ensemblekit.testing import isolated_registry
+
+    with isolated_registry([]):  # the built-in plugins only
+        recipe = reproduce._best_recipe([0], quick=True)
+    assert "test_accuracy" not in recipe
+    assert recipe["skipped"].startswith("not trained: it needs the plugin(s) noise, affine")
+    assert "pip install ./plugins/*/" in recipe["skipped"]
