@@ -231,9 +231,11 @@ def _adam_fused_passes(params: np.ndarray, grads: np.ndarray, m: np.ndarray,
                        v: np.ndarray, tmp: np.ndarray, beta_1: float, beta_2: float,
                        epsilon: float, lr: float) -> None:
     """:func:`_adam_passes` as one compiled loop (scalars in the buffers' dtype)."""
+    loop = compiled(_adam_loop)
+    assert loop is not None, "only called when numba compiled the loop"
     cast = params.dtype.type
-    compiled(_adam_loop)(params, grads, m, v, cast(beta_1), cast(beta_2), cast(1 - beta_1),
-                     cast(1 - beta_2), cast(epsilon), cast(lr))
+    loop(params, grads, m, v, cast(beta_1), cast(beta_2), cast(1 - beta_1), cast(1 - beta_2),
+         cast(epsilon), cast(lr))
 
 
 def _adagrad_passes(params: np.ndarray, grads: np.ndarray, h: np.ndarray,

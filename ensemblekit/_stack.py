@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from types import FrameType
 
 import pluggy
 import sklearn.base
@@ -27,7 +28,7 @@ def user_stacklevel() -> int:
         wrapper: the line of the user (or of the library, such as a
         ``GridSearchCV``) that called into ensemblekit.
     """
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     level = 1
     while frame is not None:
         path = os.path.abspath(frame.f_code.co_filename)
