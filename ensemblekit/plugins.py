@@ -581,7 +581,7 @@ def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager) -> Callable:
 #: A hook may change their values (in place) but must not replace, resize or
 #: retype them: the loop and the optimizer keep using the original arrays.
 _STATE_ARGS = ("activation", "delta", "coefs", "intercepts", "coef_grads",
-               "intercept_grads", "params", "grads")
+               "intercept_grads", "params", "grads", "X")
 
 _STATE_ARGS_OF: dict[str, tuple[str, ...]] = {}
 
@@ -599,6 +599,8 @@ def _snapshot(hook: str, kwargs: dict[str, Any]) -> _Snapshot:
     for name in names:
         value = kwargs[name]
         arrays = value if type(value) is list else (value,)
+        if not all(hasattr(a, "shape") and hasattr(a, "dtype") for a in arrays):
+            continue  # not an array (a DataFrame given to an ensemble hook): nothing to hold
         state.append((name, value, tuple(arrays), [a.shape for a in arrays],
                       [a.dtype for a in arrays]))
     return state

@@ -270,6 +270,13 @@ class _Vandal(Plugin):
         if self.act == "resize_activation":
             activation.shape = (activation.size,)
 
+    @hookimpl
+    def ensemblekit_batch_start(self, X):
+        if self.act == "resize_batch":
+            X.shape = (X.size,)
+        elif self.act == "retype_batch":  # reinterprets the batch's bytes
+            X.dtype = np.int64
+
 
 @pytest.mark.parametrize("act, solver, match", [
     ("resize", "sgd", r"ensemblekit_after_step resized params\[0\] from \(4, 5\) to \(20,\)"),
@@ -282,6 +289,9 @@ class _Vandal(Plugin):
     ("rebind_grad", "lbfgs", r"ensemblekit_penalty replaced a parameter or gradient array: "
                              r"coef_grads\[0\] was rebound"),
     ("resize_activation", "sgd", r"ensemblekit_forward_hidden resized activation"),
+    ("resize_batch", "adam", r"ensemblekit_batch_start resized X from \(150, 4\) to \(600,\)"),
+    ("retype_batch", "adam", r"ensemblekit_batch_start changed the dtype of X from float64 "
+                             r"to int64"),
 ])
 def test_changing_training_state_is_a_clear_error(act, solver, match):
     X, y = load_iris(return_X_y=True)
