@@ -16,6 +16,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+# Below this many values the numpy passes are as fast as a compiled loop.
+FUSED_MIN_SIZE = 16_384
+
 # One entry per loop asked for: the compiled function, or None where numba is
 # absent or switched off.  Importing numba costs ~0.3 s and compiling ~1 s per
 # dtype (then cached on disk), so both happen on first use only.
@@ -45,3 +48,21 @@ def compiled(loop: Callable[..., None]) -> Callable[..., None] | None:
                 return None
             _cache[loop] = numba.njit(cache=True, nogil=True, error_model="numpy")(loop)
     return _cache[loop]
+
+
+def compiled_for(loop: Callable[..., None], size: int) -> Callable[..., None] | None:
+    """:func:`compiled` ``loop`` for arrays of ``size`` values, ``None`` when numpy is as fast.
+
+    Parameters
+    ----------
+    loop : callable
+        A plain Python loop over flat arrays, written for numba's ``njit``.
+    size : int
+        Values the loop would run over.
+
+    Returns
+    -------
+    callable or None
+        ``None`` below :data:`FUSED_MIN_SIZE` values, or without numba.
+    """
+    return compiled(loop) if size >= FUSED_MIN_SIZE else None

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from ._compiled import compiled
+from ._compiled import compiled_for
 
 # Buffers below this many values are updated by one thread: handing a part to
 # another thread costs ~20 us, what the passes over ~30k values take.
@@ -211,10 +211,6 @@ def _adam_passes(params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.nda
     _step_passes(params, m, v, tmp, epsilon, lr)
 
 
-# Below this many values the numpy passes are as fast as the compiled loop.
-FUSED_MIN_SIZE = 16_384
-
-
 def _adam_loop(params, grads, m, v, beta_1, beta_2, one_minus_beta_1, one_minus_beta_2,
                epsilon, lr):  # pragma: no cover - compiled by numba
     """Adam's passes, fused: the same operations, in the same order, per element."""
@@ -225,17 +221,6 @@ def _adam_loop(params, grads, m, v, beta_1, beta_2, one_minus_beta_1, one_minus_
         m[i] = m_i
         v[i] = v_i
         params[i] -= lr * (m_i / (np.sqrt(v_i) + epsilon))
-
-
-def _adam_fused_passes(params: np.ndarray, grads: np.ndarray, m: np.ndarray,
-                       v: np.ndarray, tmp: np.ndarray, beta_1: float, beta_2: float,
-                       epsilon: float, lr: float) -> None:
-    """:func:`_adam_passes` as one compiled loop (scalars in the buffers' dtype)."""
-    loop = compiled(_adam_loop)
-    assert loop is not None, "only called when numba compiled the loop"
-    cast = params.dtype.type
-    loop(params, grads, m, v, cast(beta_1), cast(beta_2), cast(1 - beta_1), cast(1 - beta_2),
-         cast(epsilon), cast(lr))
 
 
 def _adagrad_passes(params: np.ndarray, grads: np.ndarray, h: np.ndarray,
@@ -421,11 +406,15 @@ class AdamOptimizer(BaseOptimizer):
                               / (1 - self.beta_1 ** self.t))
         # every scalar in the buffers' dtype, as numpy's weak Python scalars already
         # are: the numpy passes and the compiled loop then round identically
-        lr = params.dtype.type(self.learning_rate)
-        fused = params.size >= FUSED_MIN_SIZE and compiled(_adam_loop) is not None
-        run_passes(_adam_fused_passes if fused else _adam_passes,
-                   (params, grads, m, v, self._scratch(grads)),
-                   self.beta_1, self.beta_2, self.epsilon, lr)
+        cast = params.dtype.type
+        lr = cast(self.learning_rate)
+        loop = compiled_for(_adam_loop, params.size)
+        if loop is None:
+            run_passes(_adam_passes, (params, grads, m, v, self._scratch(grads)),
+                       self.beta_1, self.beta_2, self.epsilon, lr)
+        else:
+            run_passes(loop, (params, grads, m, v), cast(self.beta_1), cast(self.beta_2),
+                       cast(1 - self.beta_1), cast(1 - self.beta_2), cast(self.epsilon), lr)
         self._flush_subnormals(m, v)
 
 

@@ -738,10 +738,10 @@ def _best_recipe(seeds: list[int], quick: bool) -> dict[str, Any]:
     from .recipes import RECIPES
 
     config = RECIPES["digits300"]
-    settings = [line for line in config.read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    text = config.read_text()
+    settings = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     # the recipe's [plugin.NAME] tables may name plugins from other distributions
-    needed = re.findall(r"^\[plugin\.([\w-]+)\]", config.read_text(), flags=re.MULTILINE)
+    needed = re.findall(r"^\[plugin\.([\w-]+)\]", text, flags=re.MULTILINE)
     missing = [name for name in needed if name not in get_registry().plugins]
     if missing:
         return {"file": "examples/digits300.toml", "settings": settings,

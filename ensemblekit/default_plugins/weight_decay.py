@@ -7,8 +7,7 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._compiled import compiled
-from .._optimizers import FUSED_MIN_SIZE
+from .._compiled import compiled_for
 from ..hookspecs import hookimpl
 from ..plugins import Plugin
 
@@ -71,8 +70,8 @@ class WeightDecay(Plugin):
             # expression allocates and streams a temporary the size of W at every
             # step (measured ~3x slower on 269k weights)
             cast = G.dtype.type(scale)
-            kernel = compiled(_add_scaled_loop) if G.size >= FUSED_MIN_SIZE else None
-            (kernel or _add_scaled_passes)(G.ravel(), flat, cast)
+            kernel = compiled_for(_add_scaled_loop, G.size) or _add_scaled_passes
+            kernel(G.ravel(), flat, cast)
             # the sum of squares second, while W is still in the cache
             total += float(np.dot(flat, flat))
         return 0.5 * scale * total
