@@ -1,9 +1,10 @@
-"""Random affine augmentation of image rows while training, for ensemblekit.
+"""Random affine and elastic augmentation of image rows while training, for ensemblekit.
 
 Registers :class:`RandomAffine` under the name ``"affine"``::
 
     MLPClassifier(plugins=["affine"])
     MLPClassifier(plugins=[RandomAffine(image_shape=(8, 8), rotation=8, shear=0.15)])
+    MLPClassifier(plugins=[RandomAffine(rotation=6, elastic=3.0, elastic_sigma=1.0)])
 """
 
 from __future__ import annotations
@@ -29,12 +30,25 @@ class RandomAffine(Plugin):
     (row-major pixels, as ``load_digits`` and MNIST CSVs store them) and
     resampled, with bilinear interpolation, through its own random map: a
     rotation, a shear, a zoom and a shift about the image centre, each drawn
-    uniformly within the given bounds.  The network so sees every digit
-    written a little differently at every epoch -- the distortions of Simard
-    et al. (2003), "Best practices for convolutional neural networks applied
-    to visual document analysis", which lifted a plain MLP on MNIST from 1.6 %
-    to 0.7 % error.  Keras offers the same as its ``RandomRotation``,
-    ``RandomZoom`` and ``RandomTranslation`` layers.
+    uniformly within the given bounds, and, with ``elastic`` > 0, a smooth
+    random displacement of every pixel on top.  The network so sees every
+    digit written a little differently at every epoch -- the distortions of
+    Simard et al. (2003), "Best practices for convolutional neural networks
+    applied to visual document analysis", which lifted a plain MLP on MNIST
+    from 1.6 % error to 1.1 % with affine and 0.7 % with elastic
+    distortions.  Keras offers the affine part as its ``RandomRotation``,
+    ``RandomZoom`` and ``RandomTranslation`` layers, torchvision the elastic
+    part as ``ElasticTransform``.
+
+    The elastic displacement field is Simard's: every pixel's two
+    coordinates get a uniform draw in ``[-1, 1]``, the two fields are
+    smoothed by a Gaussian of ``elastic_sigma`` pixels (zero outside the
+    image) and multiplied by ``elastic``.  It is added to the affine map's
+    source coordinates, so an image is interpolated once, not twice (each
+    bilinear resampling blurs a small image).  Simard used ``sigma = 4``,
+    ``alpha = 34`` on 28 x 28 MNIST; on 8 x 8 digits ``elastic_sigma = 1``
+    and ``elastic`` of 2-4 move pixels by a comparable share of the image
+    (a root-mean-square 0.3-0.6 pixel).
 
     Only training batches change: ``predict`` and validation data (with
     ``early_stopping``) see the images as they are.  The maps are drawn from
@@ -61,6 +75,12 @@ class RandomAffine(Plugin):
         fills with ``fill_value``, right for a zero background.
     fill_value : float, default=0.0
         The fill of ``fill_mode="constant"``.
+    elastic : float, default=0.0
+        Strength (Simard's alpha, in pixels) of the elastic displacement;
+        0 leaves it out (and draws nothing for it).
+    elastic_sigma : float, default=1.0
+        Smoothness of the elastic displacement: the standard deviation, in
+        pixels, of the Gaussian that smooths the random field; > 0.
 
     Examples
     --------
@@ -73,11 +93,13 @@ class RandomAffine(Plugin):
 
     #: Parameter values under which the plugin changes nothing (used by
     #: ``ensemblekit.testing.check_plugin``).
-    _zero_strength_params = {"rotation": 0.0, "shear": 0.0, "zoom": 0.0, "shift": 0.0}
+    _zero_strength_params = {"rotation": 0.0, "shear": 0.0, "zoom": 0.0, "shift": 0.0,
+                             "elastic": 0.0}
 
     def __init__(self, image_shape: tuple[int, int] | None = None, rotation: float = 10.0,
                  shear: float = 0.15, zoom: float = 0.1, shift: float = 0.5,
-                 fill_mode: str = "nearest", fill_value: float = 0.0) -> None:
+                 fill_mode: str = "nearest", fill_value: float = 0.0, elastic: float = 0.0,
+                 elastic_sigma: float = 1.0) -> None:
         self.image_shape = image_shape
         self.rotation = rotation
         self.shear = shear
@@ -85,6 +107,8 @@ class RandomAffine(Plugin):
         self.shift = shift
         self.fill_mode = fill_mode
         self.fill_value = fill_value
+        self.elastic = elastic
+        self.elastic_sigma = elastic_sigma
 
     def validate(self) -> None:
         """Check every parameter's type and range.
@@ -94,7 +118,7 @@ class RandomAffine(Plugin):
         ValueError
             Naming the parameter and the value it got.
         """
-        for name in ("rotation", "shear", "shift"):
+        for name in ("rotation", "shear", "shift", "elastic"):
             value = getattr(self, name)
             if not _is_real(value) or not 0 <= value < np.inf:
                 raise ValueError(f"RandomAffine: {name} must be a finite real number "
@@ -102,6 +126,9 @@ class RandomAffine(Plugin):
         if not _is_real(self.zoom) or not 0 <= self.zoom < 1:
             raise ValueError(f"RandomAffine: zoom must be a real number in [0, 1), got "
                              f"{self.zoom!r}.")
+        if not _is_real(self.elastic_sigma) or not 0 < self.elastic_sigma < np.inf:
+            raise ValueError(f"RandomAffine: elastic_sigma must be a finite real number "
+                             f"> 0, got {self.elastic_sigma!r}.")
         if self.fill_mode not in _FILL_MODES:
             raise ValueError(f"RandomAffine: fill_mode must be one of {list(_FILL_MODES)}, "
                              f"got {self.fill_mode!r}.")
@@ -117,7 +144,7 @@ class RandomAffine(Plugin):
                              f"with two positive integers, got {shape!r}.")
 
     def _off(self) -> bool:
-        return self.rotation == self.shear == self.zoom == self.shift == 0
+        return self.rotation == self.shear == self.zoom == self.shift == self.elastic == 0
 
     @hookimpl
     def ensemblekit_fit_start(self, estimator, rng):
@@ -163,7 +190,7 @@ class RandomAffine(Plugin):
         return side, side
 
     def _warp(self, images: np.ndarray) -> np.ndarray:
-        """Resample each image at ``A_i (p - c) + c + t_i`` for its own map."""
+        """Resample each image at ``A_i (p - c) + c + t_i (+ d_i(p))`` for its own map."""
         n, height, width = images.shape
         rng = self._rng
         angle = np.deg2rad(rng.uniform(-self.rotation, self.rotation, n))
@@ -178,6 +205,11 @@ class RandomAffine(Plugin):
         centre = np.array([(height - 1) / 2, (width - 1) / 2])
         grid = np.indices((height, width)).reshape(2, -1) - centre[:, None]
         source = maps @ grid + (centre + shift)[:, :, None]  # (n, 2, pixels)
+        if self.elastic > 0:  # drawn after the affine maps: elastic=0 draws as before
+            field = rng.uniform(-1.0, 1.0, (n, 2, height, width))
+            field = ndimage.gaussian_filter(field, sigma=(0, 0, self.elastic_sigma,
+                                                          self.elastic_sigma), mode="constant")
+            source += self.elastic * field.reshape(n, 2, height * width)
         coords = np.empty((3, n, height * width))
         coords[0] = np.arange(n)[:, None]  # each image samples only itself
         coords[1:] = source.transpose(1, 0, 2)

@@ -38,7 +38,8 @@ def _fit(X, y, plugins, **kw):
     return MLPClassifier(**{**params, **kw}).fit(X, y)
 
 
-@parametrize_with_plugin_checks([RandomAffine(), RandomAffine(fill_mode="constant")])
+@parametrize_with_plugin_checks([RandomAffine(), RandomAffine(fill_mode="constant"),
+                                 RandomAffine(elastic=3.0, elastic_sigma=1.5)])
 def test_the_plugin_kit(plugin, check):
     check(plugin)
 
@@ -83,6 +84,52 @@ def test_a_pure_shift_moves_the_image_by_that_many_pixels():
     np.testing.assert_allclose(image[0], expected, atol=1e-12)
 
 
+def _column_displacement(elastic, elastic_sigma=2.0, seed=0):
+    """Warp a horizontal ramp (pixel value = its column) elastically only.
+
+    Bilinear interpolation reproduces a linear image exactly, so inside the
+    image the warped ramp minus the ramp is the field's column displacement.
+    """
+    side = 24
+    ramp = np.tile(np.arange(side, dtype=float), (side, 1)).reshape(1, -1)
+    batch = np.repeat(ramp, 8, axis=0)
+    plugin = RandomAffine(rotation=0, shear=0, zoom=0, shift=0, elastic=elastic,
+                          elastic_sigma=elastic_sigma, fill_mode="nearest")
+    plugin.ensemblekit_fit_start(estimator=None, rng=np.random.default_rng(seed))
+    plugin.ensemblekit_batch_start(X=batch)
+    inner = slice(4, side - 4)  # sources inside the image: nothing clamped
+    return (batch - ramp).reshape(8, side, side)[:, inner, inner]
+
+
+def test_the_elastic_field_is_smooth_and_scales_with_its_strength():
+    weak, strong = _column_displacement(1.0), _column_displacement(2.0)
+    np.testing.assert_allclose(strong, 2 * weak, atol=1e-9)  # the same field, twice as far
+    rms = np.sqrt(np.mean(strong ** 2))
+    assert 0.05 < rms < 0.5, rms  # a fraction of a pixel, as on 8 x 8 digits
+    # smoothed: neighbouring pixels move together (independent draws would not)
+    right = np.corrcoef(strong[:, :, :-1].ravel(), strong[:, :, 1:].ravel())[0, 1]
+    assert right > 0.8, right
+    rough = _column_displacement(2.0, elastic_sigma=0.3)
+    assert np.corrcoef(rough[:, :, :-1].ravel(), rough[:, :, 1:].ravel())[0, 1] < right
+    # each image gets its own field
+    assert np.abs(strong[0] - strong[1]).max() > 0.05
+
+
+def test_elastic_moves_pixels_on_top_of_the_same_affine_maps(digits):
+    X, y = digits
+    affine = dict(rotation=8, shear=0.1, zoom=0.05, shift=0.5, fill_mode="constant")
+    batch = X[:16].copy()
+    plugin = RandomAffine(**affine)
+    plugin.ensemblekit_fit_start(estimator=None, rng=np.random.default_rng(7))
+    plugin.ensemblekit_batch_start(X=batch)
+    elastic = X[:16].copy()
+    plugin = RandomAffine(**affine, elastic=2.0)
+    plugin.ensemblekit_fit_start(estimator=None, rng=np.random.default_rng(7))
+    plugin.ensemblekit_batch_start(X=elastic)
+    # elastic adds to the same affine maps: a difference, but a small one
+    assert 0 < np.abs(elastic - batch).mean() < np.abs(batch - X[:16]).mean()
+
+
 def test_augmentation_changes_training_and_predict_is_untouched(digits):
     X, y = digits
     plain = _fit(X[:300], y[:300], [], max_iter=20)
@@ -117,6 +164,9 @@ def test_augmentation_makes_the_network_robust_to_warped_digits(digits):
     ({"zoom": 1.0}, r"zoom must be a real number in \[0, 1\)"),
     ({"fill_mode": "mirror"}, "fill_mode must be one of"),
     ({"fill_value": float("inf")}, "fill_value must be"),
+    ({"elastic": -0.5}, "elastic must be a finite real number >= 0"),
+    ({"elastic_sigma": 0}, "elastic_sigma must be a finite real number > 0"),
+    ({"elastic_sigma": None}, "elastic_sigma must be"),
     ({"image_shape": (8,)}, r"image_shape must be None or \(height, width\)"),
     ({"image_shape": (0, 8)}, "image_shape must be"),
 ])
