@@ -18,7 +18,7 @@ from scipy import ndimage, sparse
 from ensemblekit import Plugin, hookimpl
 
 __all__ = ["RandomAffine"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 
