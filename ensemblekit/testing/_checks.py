@@ -243,6 +243,8 @@ def check_penalty_gradient(plugin: Plugin) -> None:
     if hooks.fit_start is not None:
         hooks.fit_start(estimator=est, rng=np.random.default_rng(0), n_samples=X.shape[0],
                         dtype=np.dtype(np.float64))
+    penalty_hook = hooks.penalty
+    assert penalty_hook is not None  # the plugin implements ensemblekit_penalty (checked above)
     n_samples = float(TRAINING_PARAMS["batch_size"])
     coefs = [c.astype(np.float64) for c in est.coefs_]
     intercepts = [b.astype(np.float64) for b in est.intercepts_]
@@ -250,9 +252,9 @@ def check_penalty_gradient(plugin: Plugin) -> None:
     def penalty() -> tuple[float, list[np.ndarray]]:
         grads = [np.zeros_like(a) for a in (*coefs, *intercepts)]
         before = [a.copy() for a in (*coefs, *intercepts)]
-        values = hooks.penalty(estimator=est, coefs=coefs, intercepts=intercepts,
-                               coef_grads=grads[:len(coefs)],
-                               intercept_grads=grads[len(coefs):], n_samples=n_samples)
+        values = penalty_hook(estimator=est, coefs=coefs, intercepts=intercepts,
+                              coef_grads=grads[:len(coefs)],
+                              intercept_grads=grads[len(coefs):], n_samples=n_samples)
         if not all(np.array_equal(a, b) for a, b in zip((*coefs, *intercepts), before)):
             _fail(check, plugin, "ensemblekit_penalty modified coefs or intercepts "
                                  "(they are read only; add to coef_grads/intercept_grads)")
