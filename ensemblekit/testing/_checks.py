@@ -374,10 +374,11 @@ def check_determinism(plugin: Plugin) -> None:
         The plugin instance to check.
     """
     check = "check_determinism"
-    state = np.random.get_state()  # noqa: NPY002 - checking the global RNG is untouched
+    # the Mersenne Twister's key and position (the legacy tuple's items 1 and 2)
+    state = np.random.get_state(legacy=False)["state"]  # noqa: NPY002 - checking it is untouched
     first, second = _fit(plugin), _fit(plugin)
-    after = np.random.get_state()  # noqa: NPY002
-    if not (np.array_equal(state[1], after[1]) and state[2] == after[2]):
+    after = np.random.get_state(legacy=False)["state"]  # noqa: NPY002
+    if not (np.array_equal(state["key"], after["key"]) and state["pos"] == after["pos"]):
         _fail(check, plugin, "training drew from numpy's global random state; draw from "
                              "the rng argument of ensemblekit_fit_start")
     if not all(np.array_equal(a, b) for a, b in zip(_weights(first), _weights(second))) or (
