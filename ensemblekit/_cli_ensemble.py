@@ -163,7 +163,9 @@ def parallel_backend(options: dict) -> Iterator[str]:
             cluster.close()
 
 
-def member_reporter(mode: str | None) -> tuple[Callable | None, Callable[[], None]]:
+def member_reporter(
+    mode: str | None,
+) -> tuple[Callable[[int, int, dict[str, Any]], None] | None, Callable[[], None]]:
     """A :func:`~ensemblekit.ensemble.member_progress` callback for ``mode``, and a closer.
 
     ``"bar"`` advances a tqdm bar over the members,

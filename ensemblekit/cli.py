@@ -193,9 +193,9 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 
             settings = yaml.safe_load(file.read_text()) or {}
         else:
-            try:
+            if sys.version_info >= (3, 11):
                 import tomllib
-            except ModuleNotFoundError:  # Python 3.10
+            else:
                 import tomli as tomllib
             settings = tomllib.loads(file.read_text())
     except ImportError as exc:

@@ -273,7 +273,9 @@ _PROGRESS = threading.local()
 
 
 @contextmanager
-def member_progress(callback: Callable[[int, int, dict[str, Any]], None]) -> Iterator[None]:
+def member_progress(
+    callback: Callable[[int, int, dict[str, Any]], None] | None,
+) -> Iterator[None]:
     """Call ``callback(done, total, status)`` as each ensemble member finishes.
 
     Fits in this thread inside the ``with`` block report every finished
@@ -284,8 +286,9 @@ def member_progress(callback: Callable[[int, int, dict[str, Any]], None]) -> Ite
 
     Parameters
     ----------
-    callback : callable
-        ``callback(done: int, total: int, status: dict) -> None``.
+    callback : callable or None
+        ``callback(done: int, total: int, status: dict) -> None``; ``None``
+        reports nothing (inside the block, an outer callback is off too).
 
     Examples
     --------

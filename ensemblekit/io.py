@@ -170,8 +170,8 @@ def register_estimator(name: str, cls: type, *, fitted: Iterable[str],
         If ``name`` or ``cls`` is already registered with another entry.
     """
     spec = Serializer(name, cls, tuple(fitted), tuple(ignore), restore)
-    for key, table in ((name, _BY_NAME), (cls, _BY_CLASS)):
-        if key in table and table[key] != spec:
+    for key, registered in ((name, _BY_NAME.get(name)), (cls, _BY_CLASS.get(cls))):
+        if registered is not None and registered != spec:
             raise ValueError(f"{key!r} is already registered for model files")
     _BY_NAME[name] = spec
     _BY_CLASS[cls] = spec
@@ -462,7 +462,8 @@ class _Decoder:
 
     def _scalar(self, obj: dict, where: str) -> np.generic:
         dtype = self._dtype_of(obj["dtype"], where, _ARRAY_KINDS)
-        return np.array(obj["value"], dtype=dtype)[()]
+        # numpy's stubs type any ndarray index as an array; () on a 0-d one is a scalar
+        return np.array(obj["value"], dtype=dtype)[()]  # type: ignore[return-value]
 
     def _array(self, obj: dict, where: str) -> np.ndarray:
         key = obj["key"]
@@ -686,7 +687,9 @@ def save(estimator: Any, path: str | os.PathLike, *,
     tree = encode.estimator(estimator, type(estimator).__name__)
     meta = encode(dict(metadata or {}), "metadata")
     buffer = io.BytesIO()
-    np.savez(buffer, **encode.arrays)
+    # only numeric and unicode arrays reach the archive (objects go to the JSON tree), so
+    # nothing needs pickle; load reads with allow_pickle=False too
+    np.savez(buffer, allow_pickle=False, **encode.arrays)
     arrays = buffer.getvalue()
     document = {
         "format": FORMAT,

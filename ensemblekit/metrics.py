@@ -90,7 +90,7 @@ def expected_calibration_error(y_true: ArrayLike, y_prob: ArrayLike, *,
     >>> round(expected_calibration_error([0, 1], [[0.9, 0.1], [0.2, 0.8]]), 3)
     0.15
     """
-    y_true = column_or_1d(y_true)
+    y_true = np.asarray(column_or_1d(y_true))
     y_prob = np.asarray(y_prob, dtype=np.float64)
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
     if y_prob.ndim != 2 or y_prob.shape[1] != len(labels):
@@ -195,9 +195,9 @@ def gaussian_nll(y_true: ArrayLike, y_mean: ArrayLike, y_std: ArrayLike, *,
     >>> round(gaussian_nll([0.0], [0.0], [1.0]), 4)
     0.9189
     """
-    y_true = column_or_1d(y_true).astype(float)
-    y_mean = column_or_1d(y_mean).astype(float)
-    y_std = column_or_1d(y_std).astype(float)
+    y_true = np.asarray(column_or_1d(y_true), dtype=float)
+    y_mean = np.asarray(column_or_1d(y_mean), dtype=float)
+    y_std = np.asarray(column_or_1d(y_std), dtype=float)
     check_consistent_length(y_true, y_mean, y_std)
     if not np.all(np.isfinite(y_std)) or np.any(y_std < 0):
         raise ValueError("y_std must hold finite, non-negative standard deviations.")

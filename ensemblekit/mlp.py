@@ -327,14 +327,14 @@ class BaseMLP(BaseEstimator):
         self.bn_betas_ = [np.zeros(h, dtype=dtype) for h in hidden]
         self.bn_running_means_ = [np.zeros(h, dtype=dtype) for h in hidden]
         self.bn_running_vars_ = [np.ones(h, dtype=dtype) for h in hidden]
-        self.history_ = []
+        self.history_: list[dict[str, Any]] = []
         if self.solver in _STOCHASTIC_SOLVERS:
-            self.loss_curve_ = []
+            self.loss_curve_: list[float] = []
             self._no_improvement_count = 0
             if self.early_stopping:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
+                self.validation_scores_: list[float] | None = []
+                self.best_validation_score_: float | None = -np.inf
+                self.best_loss_: float | None = None
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
@@ -819,6 +819,9 @@ class BaseMLP(BaseEstimator):
     def _update_no_improvement_count(self, X_val, y_val, sw_val, record, flat,
                                      best_params) -> None:
         if self.early_stopping:
+            # _initialize set the early-stopping attributes; best_loss_ is None here
+            assert self.validation_scores_ is not None
+            assert self.best_validation_score_ is not None
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 out = self._forward_predict(X_val)
                 val_loss = _layers.LOSSES[self._output_loss()](y_val, out, sw_val)
@@ -836,6 +839,7 @@ class BaseMLP(BaseEstimator):
                 self.best_validation_score_ = score
                 np.copyto(best_params, flat)
         else:
+            assert self.best_loss_ is not None  # without early stopping it is a float
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
             else:

@@ -31,7 +31,7 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -454,6 +454,28 @@ class Hooks:
     ``coefs``, ``params``, ``grads``, ...) was replaced, resized or retyped.
     """
 
+    # one per name in _TRAINING_HOOKS, set in __init__ (tests/test_typing.py checks the
+    # two agree); declared so that the loop's calls are type-checked
+    after_step: Callable[..., Any] | None
+    backward_hidden: Callable[..., Any] | None
+    batch_end: Callable[..., Any] | None
+    batch_start: Callable[..., Any] | None
+    before_step: Callable[..., Any] | None
+    check_ensemble: Callable[..., Any] | None
+    collect_members: Callable[..., Any] | None
+    combine: Callable[..., Any] | None
+    epoch_end: Callable[..., Any] | None
+    epoch_start: Callable[..., Any] | None
+    fit_end: Callable[..., Any] | None
+    fit_start: Callable[..., Any] | None
+    forward_hidden: Callable[..., Any] | None
+    member_outputs: Callable[..., Any] | None
+    penalty: Callable[..., Any] | None
+    predict_hidden: Callable[..., Any] | None
+    prepare_runs: Callable[..., Any] | None
+    sample_member: Callable[..., Any] | None
+    should_stop: Callable[..., Any] | None
+
     def __init__(self, plugins: list[tuple[str, Plugin]]) -> None:
         self.any = False
         for hook in _TRAINING_HOOKS:
@@ -651,7 +673,7 @@ def _describe(value: Any) -> str:
     return f"<{type(value).__name__}>"
 
 
-def _trace_call(hook: str, impls: list[pluggy.HookImpl], kwargs: dict[str, Any]) -> None:
+def _trace_call(hook: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
     """``ENSEMBLEKIT_TRACE_PLUGINS``: one line per hook call, to standard error."""
     args = ", ".join(f"{k}={_describe(v)}" for k, v in kwargs.items())
     plugins = ", ".join(i.plugin_name for i in reversed(impls))

@@ -303,7 +303,8 @@ def init(out: str | Path | None = None, *, seeds: int | None = None,
     X, y = _digits()
     epochs = 10 if quick else 100
     edges = np.linspace(0.0, 2.0, 31)
-    activations, loss, final = {}, {}, {}
+    activations: dict[str, dict[str, list]] = {}
+    loss, final = {}, {}
     for name, weight_init in _INITS.items():
         probe = _net(0, 1, hidden_layer_sizes=(100,) * 5, weight_init=weight_init,
                      batch_size=len(X), plugins=[_ActivationProbe()])
@@ -689,7 +690,7 @@ def ensemble(out: str | Path | None = None, *, seeds: int | None = None,
                          for r in running])
     averaged_a, members_a = np.asarray(averaged), np.asarray(members)
     recipe = _best_recipe(_seeds(seeds, quick), quick)
-    results = {
+    results: dict[str, Any] = {
         "settings": {"data": f"digits, first {N_TRAIN} train / {1797 - N_TRAIN} test",
                      **BOOK_NET, "members": n_members, "epochs": epochs,
                      "seeds": len(_seeds(seeds, quick)),
@@ -796,8 +797,8 @@ def search(out: str | Path | None = None, *, seeds: int | None = None,
     X_search, y_search, X_test, y_test = X[:500], y[:500], X[500:], y[500:]
     epochs, rounds, per_round, top_k = (10, 3, 5, 2) if quick else (50, 4, 25, 5)
     budget = rounds * per_round
-    ranges = {"learning_rate_init": (1e-6, 1e-2, "log"),
-              "plugins__weight_decay__alpha": (1e-8, 1e-4, "log")}
+    ranges: dict[str, tuple | list] = {"learning_rate_init": (1e-6, 1e-2, "log"),
+                                       "plugins__weight_decay__alpha": (1e-8, 1e-4, "log")}
     methods: dict[str, dict[str, list]] = {
         m: {"validation": [], "test": [], "params": []} for m in ("random", "coarse_to_fine")}
     trials: dict[str, dict] = {}
@@ -833,7 +834,7 @@ def search(out: str | Path | None = None, *, seeds: int | None = None,
     summary = {m: {"best_validation_accuracy": _stats(v["validation"]),
                    "test_accuracy": _stats(v["test"]), "best_params": v["params"]}
                for m, v in methods.items()}
-    results = {
+    results: dict[str, Any] = {
         "settings": {"data": "digits, first 500 (400 train / 100 validation), test on the "
                      "other 1297", **BOOK_NET, "epochs_per_trial": epochs,
                      "budget": budget, "coarse_to_fine": {"n_rounds": rounds,
@@ -861,6 +862,7 @@ def search(out: str | Path | None = None, *, seeds: int | None = None,
         fig.colorbar(points, ax=axes[0, 1], label="validation accuracy")
         figures = [_save(fig, Path(out), "search")]
         fig, axes = _figure(1, 2, size=(10, 3.8))
+        assert shown is not None  # the coarse-to-fine search of seed 0, always run
         shown.plot_rounds(ax=axes[0])
         figures.append(_save(fig, Path(out), "search_rounds"))
         results["figures"] = figures

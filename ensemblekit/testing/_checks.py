@@ -243,6 +243,8 @@ def check_penalty_gradient(plugin: Plugin) -> None:
     if hooks.fit_start is not None:
         hooks.fit_start(estimator=est, rng=np.random.default_rng(0), n_samples=X.shape[0],
                         dtype=np.dtype(np.float64))
+    penalty_hook = hooks.penalty
+    assert penalty_hook is not None  # the plugin implements ensemblekit_penalty (checked above)
     n_samples = float(TRAINING_PARAMS["batch_size"])
     coefs = [c.astype(np.float64) for c in est.coefs_]
     intercepts = [b.astype(np.float64) for b in est.intercepts_]
@@ -250,9 +252,9 @@ def check_penalty_gradient(plugin: Plugin) -> None:
     def penalty() -> tuple[float, list[np.ndarray]]:
         grads = [np.zeros_like(a) for a in (*coefs, *intercepts)]
         before = [a.copy() for a in (*coefs, *intercepts)]
-        values = hooks.penalty(estimator=est, coefs=coefs, intercepts=intercepts,
-                               coef_grads=grads[:len(coefs)],
-                               intercept_grads=grads[len(coefs):], n_samples=n_samples)
+        values = penalty_hook(estimator=est, coefs=coefs, intercepts=intercepts,
+                              coef_grads=grads[:len(coefs)],
+                              intercept_grads=grads[len(coefs):], n_samples=n_samples)
         if not all(np.array_equal(a, b) for a, b in zip((*coefs, *intercepts), before)):
             _fail(check, plugin, "ensemblekit_penalty modified coefs or intercepts "
                                  "(they are read only; add to coef_grads/intercept_grads)")
@@ -372,10 +374,11 @@ def check_determinism(plugin: Plugin) -> None:
         The plugin instance to check.
     """
     check = "check_determinism"
-    state = np.random.get_state()  # noqa: NPY002 - checking the global RNG is untouched
+    # the Mersenne Twister's key and position (the legacy tuple's items 1 and 2)
+    state = np.random.get_state(legacy=False)["state"]  # noqa: NPY002 - checking it is untouched
     first, second = _fit(plugin), _fit(plugin)
-    after = np.random.get_state()  # noqa: NPY002
-    if not (np.array_equal(state[1], after[1]) and state[2] == after[2]):
+    after = np.random.get_state(legacy=False)["state"]  # noqa: NPY002
+    if not (np.array_equal(state["key"], after["key"]) and state["pos"] == after["pos"]):
         _fail(check, plugin, "training drew from numpy's global random state; draw from "
                              "the rng argument of ensemblekit_fit_start")
     if not all(np.array_equal(a, b) for a, b in zip(_weights(first), _weights(second))) or (

@@ -9,13 +9,13 @@ from contextlib import contextmanager
 import numpy as np
 from sklearn.datasets import load_diabetes, load_iris
 
-from ..plugins import Registry, build_registry, get_registry, set_registry
+from ..plugins import Plugin, Registry, build_registry, get_registry, set_registry
 
 __all__ = ["isolated_registry", "registered_plugin", "toy_classification", "toy_regression"]
 
 
 @contextmanager
-def registered_plugin(plugin_class: type, name: str | None = None) -> Iterator[str]:
+def registered_plugin(plugin_class: type[Plugin], name: str | None = None) -> Iterator[str]:
     """Register ``plugin_class`` in the process-wide registry for one block.
 
     Inside the block the class can be referred to by name
