@@ -328,17 +328,36 @@ class BaseMLP(BaseEstimator):
         self.bn_running_means_ = [np.zeros(h, dtype=dtype) for h in hidden]
         self.bn_running_vars_ = [np.ones(h, dtype=dtype) for h in hidden]
         self.history_: list[dict[str, Any]] = []
-        if self.solver in _STOCHASTIC_SOLVERS:
+        self._stopping_state(fresh=True)
+
+    def _stopping_state(self, fresh: bool) -> None:
+        """Start, or carry over, the stochastic solvers' stopping bookkeeping.
+
+        A first fit starts it empty.  A warm-started fit carries it over, and
+        starts what the previous fit left out: after L-BFGS (no loss curve)
+        all of it; after the other ``early_stopping`` setting, the new
+        setting's part -- epochs trained before early stopping was switched
+        on get a NaN validation score (``validation_scores_`` stays one entry
+        per epoch), and switching it off takes the best loss so far from the
+        loss curve.
+        """
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            return
+        if fresh or not hasattr(self, "loss_curve_"):
             self.loss_curve_: list[float] = []
+            self.validation_scores_: list[float] | None = None
+            self.best_validation_score_: float | None = None
+            self.best_loss_: float | None = None
+        if self.early_stopping and self.validation_scores_ is None:
+            self.validation_scores_ = [np.nan] * len(self.loss_curve_)
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
             self._no_improvement_count = 0
-            if self.early_stopping:
-                self.validation_scores_: list[float] | None = []
-                self.best_validation_score_: float | None = -np.inf
-                self.best_loss_: float | None = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
+        elif not self.early_stopping and self.best_loss_ is None:
+            self.best_loss_ = min(self.loss_curve_, default=np.inf)
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self._no_improvement_count = 0
 
     def _param_lists(self) -> list[list[np.ndarray]]:
         n_hidden = self.n_layers_ - 2
@@ -547,6 +566,8 @@ class BaseMLP(BaseEstimator):
                 f"{len(self.coefs_) - 1} hidden layers, but y has {y.shape[1]} columns "
                 f"and hidden_layer_sizes={hidden_sizes}; refit without warm_start."
             )
+        else:  # warm start: the solver or early_stopping may differ from the last fit's
+            self._stopping_state(fresh=False)
         self.n_outputs_ = y.shape[1]
         if not hasattr(self, "history_"):  # weights set by hand, not by a fit
             self.history_ = []
@@ -937,7 +958,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     verbose : bool, default=False
         Print the loss every epoch.
     warm_start : bool, default=False
-        Start from the previous fit's weights.
+        Start from the previous fit's weights.  The solver and
+        ``early_stopping`` may change between warm-started fits.
     momentum : float, default=0.9
         Momentum of ``solver='sgd'``.
     nesterovs_momentum : bool, default=True
@@ -992,7 +1014,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     loss_curve_ : list of float
         Training loss per epoch (stochastic solvers).
     validation_scores_ : list of float or None
-        Validation accuracy per epoch (early stopping).
+        Validation accuracy per epoch (early stopping; NaN for epochs
+        trained, warm-started, before early stopping was switched on).
     best_validation_score_ : float or None
         Best validation accuracy (early stopping).
     t_ : int
@@ -1278,7 +1301,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     verbose : bool, default=False
         Print the loss every epoch.
     warm_start : bool, default=False
-        Start from the previous fit's weights.
+        Start from the previous fit's weights.  The solver and
+        ``early_stopping`` may change between warm-started fits.
     momentum : float, default=0.9
         Momentum of ``solver='sgd'``.
     nesterovs_momentum : bool, default=True
@@ -1317,7 +1341,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     loss_curve_ : list of float
         Training loss per epoch (stochastic solvers).
     validation_scores_ : list of float or None
-        Validation R² per epoch (early stopping).
+        Validation R² per epoch (early stopping; NaN for epochs trained,
+        warm-started, before early stopping was switched on).
     best_validation_score_ : float or None
         Best validation R² (early stopping).
     t_ : int

@@ -264,6 +264,35 @@ def test_early_stopping_restores_best_weights(digits):
         np.testing.assert_array_equal(a, b)
 
 
+def test_warm_start_may_switch_early_stopping_and_solver(digits, tmp_path):
+    """A warm-started fit continues whatever the last fit's solver or early_stopping.
+
+    (scikit-learn's MLP raises AttributeError / TypeError from inside its loop here.)
+    """
+    from ensemblekit import load, save
+
+    X_train, X_test, y_train, y_test = digits
+    clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=4, n_iter_no_change=100,
+                        warm_start=True, random_state=0).fit(X_train, y_train)
+    assert clf.validation_scores_ is None and clf.best_loss_ == min(clf.loss_curve_)
+    clf.set_params(early_stopping=True).fit(X_train, y_train)
+    assert len(clf.loss_curve_) == len(clf.validation_scores_) == 8  # one per epoch
+    assert np.isnan(clf.validation_scores_[:4]).all()  # trained before it was on
+    assert clf.best_validation_score_ == max(clf.validation_scores_[4:])
+    assert clf.best_loss_ is None
+    save(clf, tmp_path / "m.ekm")  # the NaNs survive the model file
+    assert np.isnan(load(tmp_path / "m.ekm").validation_scores_[:4]).all()
+    clf.set_params(early_stopping=False).fit(X_train, y_train)
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+    assert clf.best_loss_ == min(clf.loss_curve_) and len(clf.loss_curve_) == 12
+    # L-BFGS keeps no loss curve: a stochastic fit after it starts one
+    lbfgs = MLPClassifier(hidden_layer_sizes=(32,), solver="lbfgs", max_iter=20,
+                          warm_start=True, random_state=0).fit(X_train, y_train)
+    before = lbfgs.score(X_test, y_test)
+    lbfgs.set_params(solver="adam", max_iter=5).fit(X_train, y_train)
+    assert len(lbfgs.loss_curve_) == 5 and lbfgs.score(X_test, y_test) > before - 0.05
+
+
 def test_history_records_every_epoch(digits):
     X_train, _, y_train, _ = digits
     clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=7, random_state=0)
