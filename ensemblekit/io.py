@@ -688,8 +688,10 @@ def save(estimator: Any, path: str | os.PathLike, *,
     meta = encode(dict(metadata or {}), "metadata")
     buffer = io.BytesIO()
     # only numeric and unicode arrays reach the archive (objects go to the JSON tree), so
-    # nothing needs pickle; load reads with allow_pickle=False too
-    np.savez(buffer, allow_pickle=False, **encode.arrays)
+    # nothing needs pickle; load reads with allow_pickle=False.  (numpy < 2.1 would store
+    # an allow_pickle=False keyword as an array of that name, so none is passed; numpy's
+    # stubs read the arrays' names as that keyword.)
+    np.savez(buffer, **encode.arrays)  # type: ignore[arg-type]
     arrays = buffer.getvalue()
     document = {
         "format": FORMAT,
