@@ -55,6 +55,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._stack import user_stacklevel
+from ._state import unchanged_on_failure
 from ._typing import ArrayLike, MatrixLike, RandomStateLike
 from .mlp import (
     DivergenceWarning,
@@ -305,22 +306,6 @@ def member_progress(
         _PROGRESS.callback = previous
 
 
-@contextmanager
-def _unchanged_on_failure(estimator: Any):
-    """Put back every attribute of ``estimator`` if the block raises (or is interrupted).
-
-    A failed or interrupted ``fit`` then leaves an ensemble as it was, fitted
-    or not, never with new ``classes_`` beside the previous members.
-    """
-    before = dict(vars(estimator))
-    try:
-        yield
-    except BaseException:
-        vars(estimator).clear()
-        vars(estimator).update(before)
-        raise
-
-
 def _first(results: list[Any] | None) -> Any:
     """The first non-``None`` result of a :class:`~ensemblekit.plugins.DirectHook`."""
     return results[0] if results else None
@@ -469,7 +454,7 @@ class _BaseEnsemble(BaseEstimator):
         return kept, diverged
 
     def _fit(self, X, y, sample_weight=None):
-        with _unchanged_on_failure(self):
+        with unchanged_on_failure(self):
             return self._fit_members(X, y, sample_weight)
 
     def _fit_members(self, X, y, sample_weight=None):

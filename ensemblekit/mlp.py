@@ -53,6 +53,7 @@ from ._optimizers import (
     SGDOptimizer,
 )
 from ._stack import user_stacklevel
+from ._state import unchanged_on_failure
 from ._typing import ArrayLike, MatrixLike, RandomStateLike
 from .default_plugins.weight_decay import WeightDecay
 from .plugins import Hooks, Plugin, PluginError, get_registry, plugin_name, resolve_plugins
@@ -540,6 +541,12 @@ class BaseMLP(BaseEstimator):
     # fitting
     # ------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, incremental: bool = False):
+        # a fit that raises (bad input, divergence with on_divergence="raise", a
+        # failing plugin) leaves the network as it was: fitted, warm-started or not
+        with unchanged_on_failure(self):
+            return self._fit_guarded(X, y, sample_weight, incremental)
+
+    def _fit_guarded(self, X, y, sample_weight, incremental: bool):
         self._validate_params()
         if self.on_divergence not in ("stop", "raise"):
             raise ValueError(f"on_divergence must be 'stop' or 'raise', got "
@@ -1206,18 +1213,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 raise ValueError(
                     "classes must be passed on the first call to partial_fit."
                 )
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-            self.classes_ = self._label_binarizer.classes_
-        elif classes is not None:
-            if not np.array_equal(np.unique(classes), np.unique(self.classes_)):
-                raise ValueError(
-                    f"`classes={np.asarray(classes)}` is not the same as on the "
-                    f"first call to partial_fit, {self.classes_}."
-                )
+            binarizer = LabelBinarizer()
+            binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+            try:  # a first call that fails leaves no classes_ behind
+                self._label_binarizer, self.classes_ = binarizer, binarizer.classes_
+                return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+            except BaseException:
+                del self._label_binarizer, self.classes_
+                raise
+        if classes is not None and not np.array_equal(np.unique(classes),
+                                                      np.unique(self.classes_)):
+            raise ValueError(
+                f"`classes={np.asarray(classes)}` is not the same as on the "
+                f"first call to partial_fit, {self.classes_}."
+            )
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict_proba(self, X: MatrixLike) -> np.ndarray:

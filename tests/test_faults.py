@@ -299,6 +299,87 @@ def test_an_interrupted_lbfgs_member_stops_the_ensemble_too(iris):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+class Explode(Plugin):
+    """Raises ``RuntimeError`` at the end of epoch ``epoch`` (a plugin's bug)."""
+
+    name = "explode"
+
+    def __init__(self, epoch=1):
+        self.epoch = epoch
+
+    @hookimpl
+    def ensemblekit_epoch_end(self, epoch):
+        if epoch == self.epoch:
+            raise RuntimeError("boom")
+
+
+class Poison(Plugin):
+    """Writes NaN into the first weight matrix during epoch ``epoch``: the loss diverges."""
+
+    name = "poison"
+
+    def __init__(self, epoch=1):
+        self.epoch = epoch
+
+    @hookimpl
+    def ensemblekit_epoch_start(self, epoch):
+        self._epoch = epoch
+
+    @hookimpl
+    def ensemblekit_after_step(self, params):
+        if self._epoch == self.epoch:
+            params[0][...] = np.nan
+
+
+def _state(net):
+    """What a fit gives a network (not its parameters), arrays as bytes, comparable."""
+    def plain(value):
+        if isinstance(value, np.ndarray):
+            return (value.dtype.str, value.shape, value.tobytes())
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value if isinstance(value, (int, float, str, type(None))) else type(value)
+    params = net.get_params(deep=False)
+    return {k: plain(v) for k, v in vars(net).items() if k not in params}
+
+
+@pytest.mark.parametrize("failure", ["bad input", "divergence", "plugin error"])
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_a_failing_refit_leaves_the_fitted_network_as_it_was(failure, warm_start, iris):
+    X, y = iris
+    net = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0, batch_norm=True,
+                        warm_start=warm_start, on_divergence="raise").fit(X, y)
+    before, proba = _state(net), net.predict_proba(X)
+    if failure == "bad input":  # new classes, and too few rows for early stopping
+        net.set_params(early_stopping=True)
+        call, error = (lambda: net.fit(X[:4], [0, 1, 2, 3])), "too small|same classes"
+    elif failure == "divergence":
+        net.set_params(plugins=[Poison(epoch=2)])
+        call, error = (lambda: net.fit(X, y)), "diverged"
+    else:
+        net.set_params(plugins=[Explode(epoch=2)])
+        call, error = (lambda: net.fit(X, y)), "boom"
+    with pytest.raises(Exception, match=error):
+        call()
+    assert _state(net) == before
+    np.testing.assert_array_equal(net.predict_proba(X), proba)
+    # and it trains on from there as if nothing had happened
+    net.set_params(early_stopping=False, plugins=None)
+    again = clone(net).set_params(warm_start=False).fit(X, y)
+    assert net.fit(X, y).n_iter_ == again.n_iter_
+
+
+def test_a_failing_first_partial_fit_leaves_the_network_unfitted(iris):
+    X, y = iris
+    net = MLPClassifier(hidden_layer_sizes=(8,))
+    with pytest.raises(ValueError, match="has classes not in"):
+        net.partial_fit(X[:3], [0, 1, 5], classes=[0, 1, 2])
+    assert vars(net) == vars(MLPClassifier(hidden_layer_sizes=(8,)))
+    with pytest.raises(NotFittedError):
+        net.predict(X)
+    net.partial_fit(X, y, classes=[0, 1, 2])  # and the next call is a first call
+
+
 def test_ctrl_c_in_the_command_line_exits_130_and_writes_no_model(tmp_path):
     data = tmp_path / "digits.csv"
     load_digits(as_frame=True).frame.to_csv(data, index=False)
