@@ -640,17 +640,26 @@ class BaseMLP(BaseEstimator):
             if accepted["nit"] == 0:  # not one iteration: the loss of the start
                 res.fun = fun(x0)[0]
         if not (np.isfinite(res.fun) and np.isfinite(res.x).all()):
+            if not np.isfinite(accepted["fun"]):  # no finite point to keep
+                raise TrainingDiverged(
+                    f"L-BFGS produced a non-finite loss ({res.fun}) from its first "
+                    "iteration on; the input data may contain large values and need to "
+                    "be preprocessed."
+                )
             if self.on_divergence == "raise":
                 raise TrainingDiverged(
                     f"L-BFGS produced a non-finite loss ({res.fun}); scale the input "
                     "features or lower the network size."
                 )
             warnings.warn(
-                f"L-BFGS ended with a non-finite loss ({res.fun}); scale the input "
-                "features or lower the network size.",
+                f"L-BFGS ended with a non-finite loss ({res.fun}); keeping its last "
+                f"finite iterate (iteration {accepted['nit']}). Scale the input features "
+                "or lower the network size.",
                 DivergenceWarning,
                 stacklevel=user_stacklevel(),
             )
+            res = scipy.optimize.OptimizeResult(x=accepted["x"], fun=accepted["fun"],
+                                                nit=accepted["nit"], status=0)
         flat[:n_train] = res.x
         self.n_iter_ = int(res.nit)
         self.loss_ = float(res.fun)

@@ -376,12 +376,15 @@ def test_diverging_sgd_stops_and_keeps_finite_weights(diabetes):
         clone(reg).set_params(on_divergence="raise").fit(X * 10, y)
 
 
-def test_non_finite_from_the_start_raises():
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("on_divergence", ["stop", "raise"])
+def test_non_finite_from_the_start_raises(solver, on_divergence):
     X = np.full((10, 2), np.finfo(np.float64).max)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        with pytest.raises(ValueError, match="non-finite"):
-            MLPRegressor().fit(X, np.arange(10.0))
+        with pytest.raises(TrainingDiverged, match="non-finite"):
+            MLPRegressor(solver=solver, on_divergence=on_divergence,
+                         hidden_layer_sizes=(3,), max_iter=5).fit(X, np.arange(10.0))
 
 
 def test_convergence_warning_like_sklearn():
