@@ -210,6 +210,8 @@ def test_combiners_on_the_same_members(digits):
     weights = [5, 0, 0, 0, 0]
     first = EnsembleClassifier(combiner=WeightedMean(weights=weights), **params).fit(Xtr, ytr)
     assert np.allclose(first.predict_proba(Xte), outputs[0])
+    huge = clone(first).set_params(combiner=WeightedMean(weights=[1e308] * 5)).fit(Xtr, ytr)
+    np.testing.assert_allclose(huge.predict_proba(Xte), mean.predict_proba(Xte))  # no overflow
     for ens in (mean, vote, first):
         assert ens.score(Xte, yte) > 0.6
 

@@ -85,6 +85,7 @@ class WeightedMean(Plugin):
             raise ValueError(
                 f"WeightedMean weights must be finite, non-negative and not all zero; got {w}."
             )
+        w = w / w.max()  # relative weights: huge ones (1e308 each) must not overflow the sum
         return w / w.sum()
 
     @hookimpl

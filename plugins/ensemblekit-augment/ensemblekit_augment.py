@@ -80,7 +80,8 @@ class RandomAffine(Plugin):
         0 leaves it out (and draws nothing for it).
     elastic_sigma : float, default=1.0
         Smoothness of the elastic displacement: the standard deviation, in
-        pixels, of the Gaussian that smooths the random field; > 0.
+        pixels, of the Gaussian that smooths the random field; > 0 and at
+        most the image's larger side.
 
     Examples
     --------
@@ -170,6 +171,12 @@ class RandomAffine(Plugin):
             raise TypeError("RandomAffine needs dense image rows; got a sparse batch. "
                             "Pass a dense array (X.toarray()).")
         height, width = self._shape(X.shape[1])
+        if self.elastic > 0 and self.elastic_sigma > max(height, width):
+            # the field would be smoothed flat (a plain shift) at a cost growing with sigma
+            raise ValueError(
+                f"RandomAffine: elastic_sigma={self.elastic_sigma!r} pixels is larger than "
+                f"the {height} x {width} image; use at most {max(height, width)} (about a "
+                "tenth of the image side is typical), or shift for a translation.")
         n = X.shape[0]
         images = X.reshape(n, height, width)
         X[...] = self._warp(images).reshape(n, height * width)

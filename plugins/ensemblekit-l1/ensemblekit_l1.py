@@ -16,7 +16,7 @@ import numpy as np
 from ensemblekit import Plugin, hookimpl
 
 __all__ = ["L1"]
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 
 class L1(Plugin):
@@ -66,15 +66,16 @@ class L1(Plugin):
         self.l1_ratio = l1_ratio
 
     def validate(self) -> None:
-        """Check ``alpha >= 0`` and ``0 <= l1_ratio <= 1``.
+        """Check ``0 <= alpha < inf`` and ``0 <= l1_ratio <= 1``.
 
         Raises
         ------
         ValueError
             Naming the parameter and the value it got.
         """
-        if not _is_real(self.alpha) or not self.alpha >= 0:
-            raise ValueError(f"L1: alpha must be a real number >= 0, got {self.alpha!r}.")
+        if not _is_real(self.alpha) or not 0 <= self.alpha < np.inf:
+            raise ValueError(f"L1: alpha must be a finite real number >= 0, got "
+                             f"{self.alpha!r}.")
         if not _is_real(self.l1_ratio) or not 0 <= self.l1_ratio <= 1:
             raise ValueError(
                 f"L1: l1_ratio must be a real number in [0, 1], got {self.l1_ratio!r}."

@@ -184,6 +184,9 @@ def test_images_that_do_not_fit_the_data_are_a_clear_error(digits):
     with pytest.raises(PluginError, match="63 features are not a square image"):
         _fit(X[:50, :63], y[:50], [RandomAffine()])
     _fit(X[:50, :60], y[:50], [RandomAffine(image_shape=(6, 10))])  # not square: say so
+    with pytest.raises(PluginError, match=r"elastic_sigma=1e\+300 pixels is larger than "
+                                          r"the 8 x 8 image; use at most 8"):
+        _fit(X[:50], y[:50], [RandomAffine(elastic=2.0, elastic_sigma=1e300)])
 
 
 def test_sparse_batches_are_refused_and_lbfgs_warns(digits):

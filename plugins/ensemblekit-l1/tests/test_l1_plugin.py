@@ -73,8 +73,9 @@ def test_float32_training_stays_float32(digits):
 
 
 @pytest.mark.parametrize("params, match", [
-    ({"alpha": -1.0}, "alpha must be a real number >= 0, got -1.0"),
-    ({"alpha": "big"}, "alpha must be a real number >= 0, got 'big'"),
+    ({"alpha": -1.0}, "alpha must be a finite real number >= 0, got -1.0"),
+    ({"alpha": float("inf")}, "alpha must be a finite real number >= 0, got inf"),
+    ({"alpha": "big"}, "alpha must be a finite real number >= 0, got 'big'"),
     ({"l1_ratio": 1.5}, r"l1_ratio must be a real number in \[0, 1\], got 1.5"),
 ])
 def test_bad_parameters_are_named(digits, params, match):
