@@ -56,7 +56,16 @@ from ._stack import user_stacklevel
 from ._state import unchanged_on_failure
 from ._typing import ArrayLike, MatrixLike, RandomStateLike
 from .default_plugins.weight_decay import WeightDecay
-from .plugins import Hooks, Plugin, PluginError, get_registry, plugin_name, resolve_plugins
+from .plugins import (
+    ENSEMBLE_ROLES,
+    Hooks,
+    Plugin,
+    PluginError,
+    get_registry,
+    plugin_name,
+    plugin_role,
+    resolve_plugins,
+)
 
 __all__ = ["DivergenceWarning", "MLPClassifier", "MLPRegressor", "TrainingDiverged",
            "TrainingInterrupted"]
@@ -265,6 +274,16 @@ class BaseMLP(BaseEstimator):
 
     def _resolve_plugins(self) -> list[tuple[str, Plugin]]:
         resolved = resolve_plugins(self.plugins)
+        for name, plugin in resolved:  # an ensemble's part would silently do nothing here
+            role = plugin_role(plugin)
+            if role != "training":
+                param = next(p for _, r, p in ENSEMBLE_ROLES if r == role)
+                cli = "--bootstrap" if role == "sampler" else f"--{param} {name}"
+                raise ValueError(
+                    f"plugin {name!r} is an ensemble {role}, not a training plugin: pass "
+                    f"it as EnsembleClassifier/EnsembleRegressor({param}={name!r}) "
+                    f"(on the command line: {cli}), not in plugins."
+                )
         has_wd = any(isinstance(p, WeightDecay) for _, p in resolved)
         if has_wd:
             if self.alpha not in (0, _DEFAULT_ALPHA):

@@ -46,6 +46,7 @@ __all__ = [
     "PluginError",
     "PluginLoadWarning",
     "get_registry",
+    "plugin_role",
     "resolve_plugins",
 ]
 
@@ -349,6 +350,33 @@ def set_registry(registry: Registry | None) -> Registry | None:
 # --------------------------------------------------------------------------
 # resolving an estimator's ``plugins`` parameter
 # --------------------------------------------------------------------------
+#: The ensemble-level roles, from the hook that defines each (first match wins), and
+#: the ensemble parameter a plugin of that role belongs in.
+ENSEMBLE_ROLES = (("ensemblekit_combine", "combiner", "combiner"),
+                  ("ensemblekit_sample_member", "sampler", "bootstrap"),
+                  ("ensemblekit_prepare_runs", "strategy", "strategy"))
+
+
+def plugin_role(plugin: type | Plugin) -> str:
+    """The role a plugin plays: ``"training"``, or an ensemble's part.
+
+    Parameters
+    ----------
+    plugin : Plugin subclass or instance
+        The plugin.
+
+    Returns
+    -------
+    str
+        ``"combiner"``, ``"sampler"`` or ``"strategy"`` for a plugin that
+        implements that ensemble-level hook (it belongs in an ensemble's
+        ``combiner``, ``bootstrap`` or ``strategy``), else ``"training"``
+        (it belongs in a network's ``plugins``).
+    """
+    cls = plugin if isinstance(plugin, type) else type(plugin)
+    return next((role for hook, role, _ in ENSEMBLE_ROLES if hasattr(cls, hook)), "training")
+
+
 def plugin_name(entry: Any) -> str:
     """Return the name of one entry of a ``plugins`` list."""
     if isinstance(entry, str):

@@ -163,3 +163,16 @@ def test_column_vector_y_warns_and_works():
 
     with pytest.warns(DataConversionWarning):
         _clf().fit(X, Y[:, None])
+
+
+@pytest.mark.parametrize("name, role, where", [
+    ("mean", "combiner", "combiner='mean'"), ("vote", "combiner", "combiner='vote'"),
+    ("bootstrap", "sampler", "bootstrap='bootstrap'"),
+    ("snapshot", "strategy", "strategy='snapshot'"),
+    ("mc_dropout", "strategy", "strategy='mc_dropout'"),
+])
+def test_an_ensembles_part_in_a_networks_plugins_is_named(name, role, where):
+    """They would do nothing in a single network; the error says where they belong."""
+    with pytest.raises(ValueError, match=rf"plugin '{name}' is an ensemble {role}, not a "
+                                         rf"training plugin: pass it as .*\({where}\)"):
+        _clf(plugins=[name]).fit(X, Y)
