@@ -49,6 +49,34 @@ __all__ = [
 #: An integer target with at most this many distinct values is a classification target.
 MAX_AUTO_CLASSES = 20
 
+#: Largest magnitude a numeric column (or regression target) may hold: squaring it for
+#: the standard deviation must not overflow float64 (about 1.8e308).
+MAX_MAGNITUDE = 1e150
+
+
+def check_magnitudes(values: pd.DataFrame, what: str = "column") -> None:
+    """Refuse numeric columns with infinite values or values too large to scale.
+
+    Raises
+    ------
+    click.ClickException
+        Naming the columns and their largest magnitude.
+    """
+    bad = []
+    for name in values.columns:
+        column = np.abs(values[name].to_numpy(dtype=np.float64, na_value=np.nan))
+        largest = np.nanmax(column) if (~np.isnan(column)).any() else 0.0
+        if largest > MAX_MAGNITUDE:
+            bad.append((str(name), float(largest)))
+    if bad:
+        names = ", ".join(f"{name!r} (up to {largest:.3g})" for name, largest in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        what, verb = (f"{what}s", "hold") if len(bad) > 1 else (what, "holds")
+        raise click.ClickException(
+            f"{what} {names}{more} {verb} values too large to scale and train on in "
+            f"float64 (limit {MAX_MAGNITUDE:.0e}); rescale it (e.g. divide by a power "
+            "of ten or take a log)")
+
 
 def read_table(path: str) -> pd.DataFrame:
     """Read a CSV (or Parquet) file, refusing missing, empty and unreadable files.
@@ -140,6 +168,13 @@ def target_values(frame: pd.DataFrame, column: str, task: str) -> np.ndarray:
                 "regression needs numbers: use --task classification for labels")
         return target.to_numpy(dtype=np.float64)
     if pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
+        numbers = target.to_numpy(dtype=np.float64)
+        fractional = ~np.isfinite(numbers) | (np.mod(numbers, 1) != 0)
+        if fractional.any():
+            raise click.ClickException(
+                f"target column {column!r} holds non-integer numbers (e.g. "
+                f"{numbers[fractional][0]:.4g}); classification needs labels: use "
+                "--task regression")
         return target.to_numpy()
     return target.astype(str).to_numpy(dtype=object)
 
@@ -289,6 +324,9 @@ def load_training_table(data: str | None, target: str | None, task: str) -> Trai
         raise click.ClickException(f"{source} has no feature columns besides {target!r}")
     numeric, categorical = split_kinds(features)
     X = prepare_features(features, numeric, categorical, source)
+    check_magnitudes(X[numeric])
+    if task == "regression":
+        check_magnitudes(pd.DataFrame({target: y}), "target column")
     return TrainingTable(X, y, task, target, source, numeric, categorical, len(frame),
                          dropped)
 

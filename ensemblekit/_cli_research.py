@@ -22,6 +22,7 @@ from . import _cli_ensemble as ensemble_
 from . import reproduce as reproduce_
 from .cli import (
     _build_model,
+    _check_out,
     _echo_metrics,
     _literal,
     _scores,
@@ -78,6 +79,30 @@ def _shown(name: str) -> str:
     return name.removeprefix(prefix)
 
 
+def _fit_failure(message: str) -> str:
+    """One line from scikit-learn's "All the N fits failed." and the first failure's reason.
+
+    That message holds each distinct failure's traceback; the last line of the
+    first one (the exception, without its module path) says what was wrong.
+    """
+    lines = [line for line in message.replace("model__", "").splitlines() if line.strip()]
+    if not lines:
+        return "the search failed"
+    head = lines[0].strip()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), None)
+    if start is None:
+        return head
+    reason = ""
+    for line in lines[start + 1:]:
+        if line.startswith("-----") or "fits failed with the following error" in line:
+            break
+        reason = line.strip()
+    name, colon, text = reason.partition(": ")
+    if colon and " " not in name:  # "pkg.module.SomeError: text" -> "SomeError: text"
+        reason = f"{name.rsplit('.', 1)[-1]}: {text}"
+    return f"{head} {reason}" if reason else head
+
+
 def _describe(spec: tuple | list) -> str:
     if isinstance(spec, list):
         return "{" + ", ".join(repr(v) for v in spec) + "}"
@@ -96,6 +121,8 @@ def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: 
     validation on the training rows, and narrow every range to the best
     --top-k; the best setting is refit and scored on the held-out --test-size.
     """
+    _check_out(results_out, "--out", data)
+    _check_out(plot, "--plot", data)
     if not params:
         raise click.UsageError("give at least one --param to search, e.g. "
                                "--param learning_rate_init=1e-5:1e-1:log")
@@ -122,8 +149,7 @@ def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: 
         try:
             searcher.fit(X_train, y_train)
         except ValueError as exc:
-            message = str(exc).replace("model__", "")
-            raise click.ClickException(message.strip().splitlines()[0]) from None
+            raise click.ClickException(_fit_failure(str(exc))) from None
     elapsed = time.perf_counter() - start
     results = searcher.cv_results_
     click.echo(f"data:   {source}, {len(y)} rows, {task}; {len(y_train)} rows searched "

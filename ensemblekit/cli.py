@@ -81,6 +81,28 @@ def _load_model(path: str) -> tuple[Any, dict]:
         raise click.ClickException(str(exc)) from None
 
 
+def _check_out(out: str | None, option: str = "--out", *inputs: str | None) -> None:
+    """Refuse, before any work, an output file in a missing folder or on an input file.
+
+    Raises
+    ------
+    click.BadParameter
+        If ``out``'s folder does not exist, or ``out`` is one of ``inputs``.
+    """
+    if out is None:
+        return
+    target = Path(out)
+    if not target.resolve().parent.is_dir():
+        raise click.BadParameter(
+            f"the folder of {out} does not exist; create it first", param_hint=option)
+    for given in inputs:
+        if given is not None and Path(given).exists() and target.exists() and (
+                os.path.samefile(given, target)):
+            raise click.BadParameter(
+                f"{out} is the input file {given}; writing there would overwrite it: "
+                "choose another file", param_hint=option)
+
+
 def _split_top_level(text: str) -> list[str]:
     """Split ``text`` on commas outside brackets and quotes."""
     parts, depth, quote, start = [], 0, "", 0
@@ -111,8 +133,12 @@ def _literal(raw: str) -> Any:
         return raw
 
 
-def _make_plugin(spec: str) -> Plugin:
-    """Build a plugin from ``NAME`` or ``NAME:KEY=VALUE[,KEY=VALUE...]``."""
+def _make_plugin(spec: str, option: str = "--plugin") -> Plugin:
+    """Build a plugin from ``NAME`` or ``NAME:KEY=VALUE[,KEY=VALUE...]``.
+
+    ``option`` is the option that gave ``spec`` (``--plugin`` or ``--combiner``),
+    named in the errors.
+    """
     name, _, rest = spec.partition(":")
     name = name.strip()
     params = {}
@@ -121,7 +147,7 @@ def _make_plugin(spec: str) -> Plugin:
         if not eq or not key.strip().isidentifier():
             raise click.BadParameter(
                 f"expected NAME:KEY=VALUE[,KEY=VALUE...], got {spec!r}",
-                param_hint="--plugin")
+                param_hint=option)
         params[key.strip()] = _literal(raw.strip())
     registry = get_registry()
     if name not in registry.plugins:
@@ -141,7 +167,7 @@ def _make_plugin(spec: str) -> Plugin:
     try:
         plugin.validate()
     except (TypeError, ValueError) as exc:
-        raise click.ClickException(f"--plugin {spec}: {exc}") from None
+        raise click.ClickException(f"{option} {spec}: {exc}") from None
     return plugin
 
 
@@ -206,21 +232,87 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.ClickException(f"cannot parse {value}: {exc}") from None
     if not isinstance(settings, dict):
         raise click.ClickException(f"{value} must hold KEY = VALUE settings")
-    names = [p.name for p in ctx.command.params if p.name not in ("config", None)]
+    params = {p.name: p for p in ctx.command.params if p.name not in ("config", None)}
+    names = list(params)
     mapped: dict[str, Any] = {}
     for key, setting in settings.items():
+        key = str(key)
         name = {"plugin": "plugins"}.get(key.replace("-", "_"), key.replace("-", "_"))
         if name not in names:
             close = difflib.get_close_matches(name, names, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"settings are {', '.join(names)}"
             raise click.ClickException(f"{value}: unknown setting {key!r}; {hint}")
-        if name == "hidden" and isinstance(setting, list):
-            setting = ",".join(str(s) for s in setting)
-        if name == "plugins" and isinstance(setting, dict):
-            setting = [f"{plugin}:" + ",".join(f"{k}={v!r}" for k, v in (opts or {}).items())
-                       for plugin, opts in setting.items()]
-        mapped[name] = setting
+        if setting is None:  # YAML's empty value: the option's default
+            continue
+        mapped[name] = _config_setting(key, name, setting, params[name], value)
     ctx.default_map = {**(ctx.default_map or {}), **mapped}
+
+
+def _config_setting(key: str, name: str, setting: Any, param: click.Parameter,
+                    source: str) -> Any:
+    """A config file's value for option ``param``, type-checked and made click-ready.
+
+    Raises
+    ------
+    click.ClickException
+        Naming the setting and the type it should have.
+    """
+    def wrong(expected: str, got: Any = setting) -> click.ClickException:
+        return click.ClickException(
+            f"config file {source}: {key!r} must be {expected}, got {got!r}")
+
+    def scalar(value: Any) -> bool:
+        return isinstance(value, (int, float, str)) and not isinstance(value, bool)
+
+    if name == "plugins":
+        if isinstance(setting, str):
+            return [setting]
+        if isinstance(setting, list) and all(isinstance(s, str) for s in setting):
+            return setting
+        if not isinstance(setting, dict):
+            raise wrong('a table of plugins ([plugin.dropout] rate = 0.2) or a list of '
+                        '"NAME:KEY=VALUE" strings')
+        specs = []
+        for plugin, opts in setting.items():
+            if opts is None:
+                opts = {}
+            if not isinstance(opts, dict):
+                raise click.ClickException(
+                    f"config file {source}: '{key}.{plugin}' must be a table of the "
+                    f"plugin's parameters (e.g. [{key}.{plugin}] with KEY = VALUE lines, "
+                    f"or {plugin} = {{}} for none), got {opts!r}")
+            specs.append(f"{plugin}:" + ",".join(f"{k}={v!r}" for k, v in opts.items()))
+        return specs
+    if name == "combiner" and isinstance(setting, dict):
+        combiner = dict(setting)
+        plugin = combiner.pop("name", None)
+        if not isinstance(plugin, str):
+            raise wrong('a combiner name or a table with its name and parameters '
+                        '({name = "weighted_mean", weights = [1, 2]})')
+        return f"{plugin}:" + ",".join(f"{k}={v!r}" for k, v in combiner.items())
+    if name == "hidden" and isinstance(setting, list):
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in setting):
+            raise wrong("a list of positive integers (e.g. [100, 50])")
+        return ",".join(str(s) for s in setting)
+    kind = param.type
+    if isinstance(param, click.Option) and param.is_flag:
+        if not isinstance(setting, bool):
+            raise wrong("true or false")
+    elif isinstance(kind, (click.types.IntParamType, click.IntRange)):
+        if not isinstance(setting, int) or isinstance(setting, bool):
+            raise wrong("an integer")
+    elif isinstance(kind, (click.types.FloatParamType, click.FloatRange)):
+        if not isinstance(setting, (int, float)) or isinstance(setting, bool):
+            raise wrong("a number")
+    elif isinstance(kind, (click.Choice, click.Path)):
+        if not isinstance(setting, str):
+            expected = ("one of " + ", ".join(map(str, kind.choices))
+                        if isinstance(kind, click.Choice) else "a string (a path)")
+            raise wrong(expected)
+    elif not scalar(setting):
+        raise wrong("a string or a number" if name != "hidden" else
+                    "a list of positive integers (e.g. [100, 50])")
+    return setting
 
 
 class _Progress(Plugin):
@@ -384,8 +476,8 @@ def _scores(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict:
               help="A training plugin, e.g. dropout:rate=0.2 (repeatable).")
 @click.option("--test-size", type=click.FloatRange(0, 1, max_open=True), default=0.2,
               show_default=True, help="Share of rows held out for the test score (0: none).")
-@click.option("--random-state", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of the split and of training.")
+@click.option("--random-state", type=click.IntRange(0, 2**32 - 1), default=0,
+              show_default=True, help="Seed of the split and of training (0 to 2**32 - 1).")
 @ensemble_.ensemble_options
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True,
               expose_value=False, callback=_read_config,
@@ -401,6 +493,7 @@ def train(data: str | None, **options: Any) -> None:
     inside the model, so 'predict' applies it too.
     """
     quiet = options["quiet"]
+    _check_out(options["out"], "--out", data)
     table = data_.load_training_table(data, options["target"], options["task"])
     X, y, task, target = table.X, table.y, table.task, table.target
     numeric, categorical, source = table.numeric, table.categorical, table.source
@@ -497,6 +590,8 @@ def _build_model(task: str, options: dict, preprocessor: Any) -> Any:
         validation_fraction=options["validation_fraction"],
         weight_init=options["weight_init"],
         batch_norm=options["batch_norm"], plugins=plugins or None, dtype=options["dtype"])
+    if ":" in str(options["combiner"]):  # NAME:KEY=VALUE,... e.g. weighted_mean:weights=[3,1]
+        options = {**options, "combiner": _make_plugin(options["combiner"], "--combiner")}
     network = ensemble_.build_ensemble(task, estimator, options)
     if task == "regression" and options["scale_target"]:
         network = TransformedTargetRegressor(regressor=network, transformer=StandardScaler())
@@ -555,6 +650,7 @@ def predict(model_file: str, data: str, out: str | None, proba: bool,
     the target (or 'prediction'); with --proba also 'proba_<class>' columns,
     with --uncertainty the ensemble's uncertainty columns.
     """
+    _check_out(out, "--out", data, model_file)
     model, metadata = _load_model(model_file)
     estimator = data_.final_estimator(model)
     if proba and not hasattr(estimator, "predict_proba"):

@@ -296,6 +296,50 @@ def _error(result) -> str:
     (b"hiden = 3\n", ["train", "--config", "{file}"], 1, "unknown setting 'hiden'; did you "
      "mean 'hidden'?"),
     (None, ["train", "--config", "{root}/nope.toml"], 1, "config file not found"),
+    # a config value of the wrong type names the setting and the type it needs
+    (b"batch-norm = 1\n", ["train", "--config", "{file}"], 1,
+     "config file {file}: 'batch-norm' must be true or false, got 1"),
+    (b"verbose = 2\n", ["train", "--config", "{file}"], 1,
+     "'verbose' must be true or false, got 2"),
+    (b"[plugin]\ndropout = 0.2\n", ["train", "--config", "{file}"], 1,
+     "'plugin.dropout' must be a table of the plugin's parameters"),
+    (b"plugin = 3\n", ["train", "--config", "{file}"], 1, "'plugin' must be a table of plugins"),
+    (b"max-iter = [20]\n", ["train", "--config", "{file}"], 1,
+     "'max-iter' must be an integer, got [20]"),
+    (b"alpha = {a=1}\n", ["train", "--config", "{file}"], 1,
+     "'alpha' must be a number, got {{'a': 1}}"),
+    (b"activation = 3\n", ["train", "--config", "{file}"], 1,
+     "'activation' must be one of relu, tanh, logistic, identity, got 3"),
+    (b"target = [1]\n", ["train", "--config", "{file}"], 1,
+     "'target' must be a string or a number, got [1]"),
+    (b'hidden = ["a"]\n', ["train", "--config", "{file}"], 1,
+     "'hidden' must be a list of positive integers"),
+    (b'combiner = {weights = [1, 2]}\n', ["train", "--config", "{file}"], 1,
+     "'combiner' must be a combiner name or a table with its name"),
+    # seeds beyond numpy's range are refused by the option itself
+    (None, ["train", "{iris}", "-t", "species", "--random-state", "5000000000"], 2,
+     "Invalid value for '--random-state': 5000000000 is not in the range 0<=x<=4294967295"),
+    (None, ["search", "{iris}", "-t", "species", "--param", "alpha=1e-5:1e-1:log",
+            "--random-state", "-1"], 2, "Invalid value for '--random-state'"),
+    (b"a,b\n0.5,1\n1.25,2\n3,1\n", ["train", "{file}", "-t", "a", "--task",
+                                     "classification"], 1,
+     "target column 'a' holds non-integer numbers (e.g. 0.5); classification needs labels: "
+     "use --task regression"),
+    # values whose square overflows float64 are named before scaling turns them into NaN
+    (b"a,b,y\n1e300,1,0\n2,2,1\n3,1,0\n4,2,1\n", ["train", "{file}", "-t", "y"], 1,
+     "column 'a' (up to 1e+300) holds values too large to scale and train on"),
+    (b"a,b,y\n1e300,-1e200,0\n2,2,1\n3,1,0\n4,2,1\n",
+     ["train", "{file}", "-t", "y", "--scale", "none"], 1,
+     "columns 'a' (up to 1e+300), 'b' (up to 1e+200) hold values too large"),
+    (b"a,b,y\ninf,1,0\n2,2,1\n3,1,0\n4,2,1\n", ["train", "{file}", "-t", "y"], 1,
+     "column 'a' (up to inf) holds values too large"),
+    (b"a,y\n1,1e300\n2,2.5\n3,1.5\n4,7.25\n", ["train", "{file}", "-t", "y"], 1,
+     "target column 'y' (up to 1e+300) holds values too large"),
+    # --out is checked before training: a missing folder, or the input itself
+    (None, ["train", "{iris}", "-t", "species", "--out", "{root}/nodir/m.ekm"], 2,
+     "Invalid value for --out: the folder of {root}/nodir/m.ekm does not exist"),
+    (None, ["predict", "{iris_model}", "{iris}", "--out", "{root}/nodir/p.csv"], 2,
+     "the folder of {root}/nodir/p.csv does not exist"),
     (None, ["predict", "{root}/nope.ekm", "{iris}"], 1, "model file not found"),
     (None, ["predict", "{iris}", "{iris}"], 1, "not an ensemblekit model file"),
     (None, ["predict", "{shop_model}", "{iris}"], 1,
@@ -376,14 +420,57 @@ def test_pickle_model_file_is_refused_unexecuted(files, tmp_path):
     assert not marker.exists()
 
 
-def test_unexpected_errors_are_one_line_unless_debug(files, tmp_path):
-    out = tmp_path / "missing-dir" / "m.ekm"
+def test_unexpected_errors_are_one_line_unless_debug(files, tmp_path, monkeypatch):
+    import ensemblekit.cli as cli_module
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cli_module, "save", refuse)
+    out = tmp_path / "m.ekm"
     args = ["train", files["iris"], "-t", "species", "--out", out, *TINY]
     line = _error(run(*args, code=1))
-    assert line.startswith("Error: FileNotFoundError:") and "--debug" in line
+    assert line.startswith("Error: PermissionError:") and "--debug" in line
     result = CliRunner().invoke(cli, ["--debug", *map(str, args)])
-    assert isinstance(result.exception, FileNotFoundError)
-    assert not out.parent.exists()
+    assert isinstance(result.exception, PermissionError)
+    assert not out.exists()
+
+
+def test_out_must_not_be_the_input(files, tmp_path):
+    data = tmp_path / "iris.csv"
+    shutil.copy(files["iris"], data)
+    before = data.read_bytes()
+    line = _error(run("train", data, "-t", "species", "--out", data, *TINY, code=2))
+    assert f"Invalid value for --out: {data} is the input file" in line
+    # the same file under another spelling is the same file
+    other = f"{tmp_path}/./iris.csv"
+    run("predict", files["iris_model"], data, "--out", other, code=2)
+    model = tmp_path / "m.ekm"
+    shutil.copy(files["iris_model"], model)
+    assert "is the input file" in _error(run("predict", model, data, "--out", model, code=2))
+    assert data.read_bytes() == before
+    assert model.read_bytes() == files["iris_model"].read_bytes()
+
+
+def test_search_failure_shows_the_reason(files):
+    line = _error(run("search", files["iris"], "-t", "species", "--hidden", "4",
+                      "--max-iter", "3", "--param", "activation=relu2,tanh2", "--rounds", 1,
+                      "--candidates", 2, "--top-k", 1, "--cv", 2, code=1))
+    assert line.startswith("Error: All the 4 fits failed. InvalidParameterError: The "
+                           "'activation' parameter of MLPClassifier must be")
+    assert "Got 'relu2' instead." in line or "Got 'tanh2' instead." in line
+
+
+def test_config_combiner_table_and_plugin_table(files, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('target = "species"\nhidden = [4]\nmax-iter = 3\nn-estimators = 2\n'
+                      'combiner = {name = "weighted_mean", weights = [3, 1]}\n'
+                      '[plugin.dropout]\nrate = 0.2\n')
+    run("train", files["iris"], "--config", config, "-q", "--out", tmp_path / "m.ekm")
+    ensemble = ensemblekit.load(tmp_path / "m.ekm")[-1]
+    assert ensemble.combiner_.name == "weighted_mean"
+    assert list(ensemble.combiner_.weights) == [3, 1]
+    assert ensemble.estimator.plugins[0].rate == 0.2
 
 
 def test_failed_write_keeps_the_previous_model(files, tmp_path):

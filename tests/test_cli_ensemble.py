@@ -98,6 +98,36 @@ def test_unknown_combiner_is_refused_before_training_with_the_choices(data):
     assert "is not a strategy" in result.output and "snapshot" in result.output
 
 
+def test_weighted_mean_combiner_takes_its_weights_on_the_command_line(data, tmp_path):
+    out = tmp_path / "w.ekm"
+    run("train", data["iris"], *TINY, "--n-estimators", 2,
+        "--combiner", "weighted_mean:weights=[3,1]", "--out", out)
+    ensemble = ensemblekit.load(out)[-1]
+    assert ensemble.combiner_.name == "weighted_mean"
+    assert list(ensemble.combiner_.weights) == [3, 1]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("weighted_mean", "--combiner weighted_mean needs one weight per member: give "
+                      "--combiner weighted_mean:weights=[1,1]"),
+    ("weighted_mean:weights=[1,2,3]", "weights must be a list of 2 finite, non-negative "
+                                      "numbers"),
+    ("weighted_mean:weights=[1,-1]", "got [1, -1]"),
+    ("weighted_mean:weights", "Invalid value for --combiner: expected NAME:KEY=VALUE"),
+])
+def test_weighted_mean_without_usable_weights_is_refused_before_training(data, spec,
+                                                                          message):
+    result = run("train", data["iris"], *TINY, "--n-estimators", 2, "--combiner", spec,
+                 code=2)
+    assert message in result.output
+
+
+def test_combiner_parameter_that_does_not_exist_is_named(data):
+    result = run("train", data["iris"], *TINY, "--n-estimators", 2,
+                 "--combiner", "weighted_mean:weigths=[1,1]", code=1)
+    assert "plugin 'weighted_mean' has no parameter 'weigths'" in result.output
+
+
 def test_zero_jobs_is_a_usage_error(data):
     result = run("train", data["iris"], *TINY, "--n-estimators", 2, "--n-jobs", 0, code=2)
     assert "--n-jobs" in result.output
