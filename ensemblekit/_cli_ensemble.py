@@ -99,35 +99,11 @@ def build_ensemble(task: str, estimator: Any, options: dict) -> Any:
                    combiner=options["combiner"], bootstrap=options["bootstrap"],
                    strategy=options["strategy"], n_jobs=_n_jobs(options),
                    timeout=options["timeout"], random_state=options["random_state"])
-    try:  # resolve the plugins now: a typo fails before any training
-        combiner = dict(ensemble._plugins())["combiner"]
+    try:  # resolve and check the plugins now: a typo or bad weights fail before training
+        ensemble._checked_plugins()
     except (ValueError, TypeError) as exc:
         raise click.ClickException(str(exc)) from None
-    _check_weights(combiner, options["n_estimators"])
     return ensemble
-
-
-def _check_weights(combiner: Any, n_estimators: int) -> None:
-    """Refuse a weighted combiner without one weight per member, before training."""
-    if "weights" not in combiner.get_params():
-        return
-    weights = combiner.get_params()["weights"]
-    example = ",".join(["1"] * n_estimators)
-    if weights is None:
-        raise click.UsageError(
-            f"--combiner {combiner.name} needs one weight per member: give "
-            f"--combiner {combiner.name}:weights=[{example}] (or, from Python, "
-            f"combiner=WeightedMean(weights=[...]))")
-    count = len(weights) if isinstance(weights, (list, tuple)) else None
-    numbers = count is not None and all(
-        isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w < float("inf")
-        for w in weights) and any(w > 0 for w in weights)
-    if count != n_estimators or not numbers:
-        raise click.UsageError(
-            f"--combiner {combiner.name}: weights must be a list of {n_estimators} finite, "
-            "non-negative numbers, not all zero "
-            f"(one per member, --n-estimators {n_estimators}), e.g. "
-            f"{combiner.name}:weights=[{example}]; got {weights!r}")
 
 
 def _n_jobs(options: dict) -> int | None:

@@ -381,6 +381,29 @@ class _BaseEnsemble(BaseEstimator):
                                                       "ensemblekit_prepare_runs")))
         return plugins
 
+    def _checked_plugins(self) -> tuple[list[tuple[str, Plugin]], Hooks]:
+        """The ensemble's plugins and their hooks, once they accepted this configuration.
+
+        Returns
+        -------
+        plugins : list of (str, Plugin)
+            The combiner, and the sampler and strategy if any, by role.
+        hooks : Hooks
+            Their hooks.
+
+        Raises
+        ------
+        ValueError, TypeError
+            From ``ensemblekit_check_ensemble`` (e.g. weights that are not one
+            per member), before any member is trained.
+        """
+        plugins = self._plugins()
+        hooks = Hooks(plugins)
+        with _configuration_errors():
+            if hooks.check_ensemble is not None:
+                hooks.check_ensemble(estimator=self, n_members=self.n_estimators)
+        return plugins, hooks
+
     def _timeout(self, n_workers: int) -> float | None:
         backend = get_active_backend()[0]
         if n_workers == 1 or not backend.supports_timeout:
@@ -469,11 +492,8 @@ class _BaseEnsemble(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                                  ensure_non_negative=True)
         template = self._template()
-        plugins = self._plugins()
-        hooks = Hooks(plugins)
+        plugins, hooks = self._checked_plugins()
         with _configuration_errors():
-            if hooks.check_ensemble is not None:
-                hooks.check_ensemble(estimator=self, n_members=self.n_estimators)
             n_runs = None
             if hooks.prepare_runs is not None:
                 n_runs = hooks.prepare_runs(estimator=self, template=template,

@@ -107,18 +107,19 @@ def test_weighted_mean_combiner_takes_its_weights_on_the_command_line(data, tmp_
     assert list(ensemble.combiner_.weights) == [3, 1]
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("weighted_mean", "--combiner weighted_mean needs one weight per member: give "
-                      "--combiner weighted_mean:weights=[1,1]"),
-    ("weighted_mean:weights=[1,2,3]", "weights must be a list of 2 finite, non-negative "
-                                      "numbers"),
-    ("weighted_mean:weights=[1,-1]", "got [1, -1]"),
-    ("weighted_mean:weights", "Invalid value for --combiner: expected NAME:KEY=VALUE"),
+@pytest.mark.parametrize("spec, message, code", [
+    ("weighted_mean", "needs weights: use combiner=WeightedMean(weights=[...]) with one "
+                      "weight per member (on the command line: --combiner "
+                      "weighted_mean:weights=[...])", 1),
+    ("weighted_mean:weights=[1,2,3]", "WeightedMean has 3 weight(s) for 2 member(s)", 1),
+    ("weighted_mean:weights=[1,-1]", "weights must be finite, non-negative and not all zero",
+     1),
+    ("weighted_mean:weights", "Invalid value for --combiner: expected NAME:KEY=VALUE", 2),
 ])
 def test_weighted_mean_without_usable_weights_is_refused_before_training(data, spec,
-                                                                          message):
+                                                                          message, code):
     result = run("train", data["iris"], *TINY, "--n-estimators", 2, "--combiner", spec,
-                 code=2)
+                 code=code)
     assert message in result.output
 
 

@@ -73,7 +73,8 @@ class WeightedMean(Plugin):
         if self.weights is None:
             raise ValueError(
                 "the 'weighted_mean' combiner needs weights: use "
-                "combiner=WeightedMean(weights=[...]) with one weight per member."
+                "combiner=WeightedMean(weights=[...]) with one weight per member "
+                "(on the command line: --combiner weighted_mean:weights=[...])."
             )
         w = np.asarray(self.weights, dtype=np.float64)
         if w.ndim != 1 or len(w) != n_members:
