@@ -31,7 +31,7 @@ from ._cli_report import describe_model, epochs_trained
 from .hookspecs import hookimpl
 from .io import ModelFileError, atomic_write, load, save
 from .mlp import INTERRUPTED, TrainingInterrupted
-from .plugins import Plugin, get_registry
+from .plugins import Plugin, get_registry, plugin_role
 
 __all__ = ["cli"]
 
@@ -732,11 +732,6 @@ def _evaluate(model: Any, metadata: dict, data: str, target: str | None) -> dict
 # --------------------------------------------------------------------------
 # plugins / report
 # --------------------------------------------------------------------------
-#: The role a plugin plays, from the hook that defines it (first match wins).
-_ROLES = (("ensemblekit_combine", "combiner"), ("ensemblekit_sample_member", "sampler"),
-          ("ensemblekit_prepare_runs", "strategy"))
-
-
 def _plugin_rows() -> list[dict[str, Any]]:
     """One description per registered plugin, for ``plugins``."""
     registry = get_registry()
@@ -745,7 +740,7 @@ def _plugin_rows() -> list[dict[str, Any]]:
         cls = registry.plugins[name]
         hooks = sorted(h for h in dir(cls) if h.startswith("ensemblekit_"))
         dist, version = registry.sources[name]
-        role = next((r for hook, r in _ROLES if hook in hooks), "training")
+        role = plugin_role(cls)
         rows.append({"name": name, "role": role, "distribution": dist, "version": version,
                      "class": f"{cls.__module__}.{cls.__qualname__}", "hooks": hooks,
                      "parameters": {k: _jsonable(v) for k, v in cls().get_params().items()}})
