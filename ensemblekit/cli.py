@@ -87,10 +87,13 @@ def _check_out(out: str | None, option: str = "--out", *inputs: str | None) -> N
     Raises
     ------
     click.BadParameter
-        If ``out``'s folder does not exist, or ``out`` is one of ``inputs``.
+        If ``out`` is empty, its folder does not exist, or it is one of ``inputs``.
     """
     if out is None:
         return
+    if not out.strip():
+        raise click.BadParameter("an empty file name; give a file to write",
+                                 param_hint=option)
     target = Path(out)
     if not target.resolve().parent.is_dir():
         raise click.BadParameter(
@@ -579,6 +582,12 @@ def _build_model(task: str, options: dict, preprocessor: Any) -> Any:
 
     cls = MLPClassifier if task == "classification" else MLPRegressor
     plugins = [_make_plugin(spec) for spec in options["plugins"]]
+    names = [plugin.name for plugin in plugins]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise click.BadParameter(
+            f"{', '.join(twice)} given more than once; give each plugin once, with all its "
+            "parameters: NAME:KEY=VALUE,KEY=VALUE", param_hint="--plugin")
     estimator = cls(
         hidden_layer_sizes=options["hidden"],
         activation=options["activation"], solver=options["solver"],

@@ -291,6 +291,9 @@ def _error(result) -> str:
     (None, ["train", "{iris}", "-t", "species", "--plugin", "dropout:rate=__import__('os')"],
      1, "must be a float"),
     (None, ["train", "--hidden", "10,x"], 2, "expected positive integers"),
+    (None, ["train", "--plugin", "dropout:rate=0.1", "--plugin", "dropout:rate=0.2"], 2,
+     "Invalid value for --plugin: dropout given more than once; give each plugin once"),
+    (None, ["train", "--out", ""], 2, "Invalid value for --out: an empty file name"),
     (None, ["train", "--batch-size", "0"], 2, "positive integer or 'auto'"),
     (None, ["train", "--weight-init", "zeros"], 2, "glorot, he, xavier"),
     (b"hiden = 3\n", ["train", "--config", "{file}"], 1, "unknown setting 'hiden'; did you "
