@@ -506,7 +506,10 @@ class _BaseEnsemble(BaseEstimator):
             indices = [hooks.sample_member(estimator=self, run=r, n_samples=X.shape[0], y=y,
                                            rng=np.random.default_rng(children[r].spawn(1)[0]))
                        for r in range(n_runs)]
-        runs = [clone(template).set_params(random_state=seed) for seed in seeds]
+        # an estimator without a random_state (LinearRegression) differs only by its rows
+        seeded = "random_state" in template.get_params()
+        runs = [clone(template).set_params(random_state=seed) if seeded else clone(template)
+                for seed in seeds]
         results = self._train(runs, seeds, X, y, sample_weight, indices)
         for i, (_, status) in enumerate(results):
             for category, message in status["warnings"]:

@@ -470,3 +470,18 @@ def test_the_examples_of_the_ensemble_pages_run(page):
     with warnings.catch_warnings():
         for i, block in enumerate(blocks):
             exec(compile(block, f"{page}, python block {i + 1}", "exec"), namespace)
+
+
+def test_members_without_a_random_state_are_bagged_all_the_same():
+    """Any scikit-learn regressor may be a member; one without a seed differs by its rows."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import LinearRegression
+
+    X, y = load_diabetes(return_X_y=True)
+    bagged = EnsembleRegressor(LinearRegression(), n_estimators=3, bootstrap=True,
+                               random_state=0).fit(X, y)
+    coefs = [member.coef_ for member in bagged.estimators_]
+    assert not np.allclose(coefs[0], coefs[1])  # other rows, other fits
+    again = clone(bagged).fit(X, y)
+    np.testing.assert_array_equal(bagged.predict(X), again.predict(X))
+    assert bagged.score(X, y) > 0.4
