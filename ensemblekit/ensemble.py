@@ -636,7 +636,10 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
     estimator : classifier or None, default=None
         The member to copy: any classifier with ``predict_proba``.  ``None``
         is ``MLPClassifier()``.  Nested parameters are reached as
-        ``estimator__<param>`` (``estimator__plugins__dropout__rate``).
+        ``estimator__<param>`` (``estimator__plugins__dropout__rate``).  Each
+        member gets its own seed as ``random_state``; a classifier without
+        that parameter is copied as it is (its members then differ only by
+        ``bootstrap``).
     {_COMMON_PARAMETERS}
 
     Attributes
@@ -799,7 +802,9 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
     ----------
     estimator : regressor or None, default=None
         The member to copy.  ``None`` is ``MLPRegressor()``.  Nested
-        parameters are reached as ``estimator__<param>``.
+        parameters are reached as ``estimator__<param>``.  Each member gets
+        its own seed as ``random_state``; a regressor without that parameter
+        is copied as it is (its members then differ only by ``bootstrap``).
     {_COMMON_PARAMETERS}
 
     Attributes
