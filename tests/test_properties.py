@@ -1,7 +1,9 @@
 """Property-based tests (hypothesis) over random finite data and hyper-parameters.
 
-CI runs a bounded number of examples; set ``ENSEMBLEKIT_HYPOTHESIS=thorough``
-for many more.
+CI runs a bounded, fixed (derandomized) set of examples, so that a run's result
+does not depend on its luck; set ``ENSEMBLEKIT_HYPOTHESIS=thorough`` for many
+more, drawn afresh each run -- that is how new edge cases are found (one is
+kept below as an expected failure).
 """
 
 import os
@@ -16,7 +18,7 @@ from hypothesis.extra.numpy import arrays
 
 from ensemblekit import DivergenceWarning, Dropout, MLPClassifier, MLPRegressor, WeightDecay
 
-settings.register_profile("ci", max_examples=25, deadline=None,
+settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=500, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -86,6 +88,22 @@ def test_classifier_probabilities_are_distributions(data, config):
     assert np.isfinite(proba).all()
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-4 if X.dtype == np.float32 else 1e-10)
     assert set(clf.predict(X)) <= set(clf.classes_)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap, found by hypothesis: the last epoch's update can leave finite weights "
+    "whose float32 outputs overflow (identity units, step 0.5: weights ~1e13, logits "
+    "inf - inf = nan). Divergence is judged on each epoch's loss, computed before its "
+    "updates, so the final step is not checked; checking it costs a forward pass"))
+def test_a_last_step_that_overflows_the_outputs_is_caught():
+    X = np.full((8, 1), 35.0, dtype=np.float32)
+    y = np.array([1, 0, 0, 0, 0, 0, 0, 0])
+    clf = MLPClassifier(hidden_layer_sizes=(1, 4), activation="identity", solver="sgd",
+                        learning_rate_init=0.5, batch_size=7, max_iter=2, random_state=0)
+    if _fit_or_diverge(clf, X, y) is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            assert np.isfinite(clf.predict_proba(X)).all()
 
 
 @given(data=datasets(classification=False), config=configs())
