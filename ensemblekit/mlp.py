@@ -759,6 +759,8 @@ class BaseMLP(BaseEstimator):
         y_buf = np.empty((batch_size, y.shape[1]), dtype=X.dtype)
         idx = np.arange(n_samples)
         last_finite = flat.copy()
+        # the weights before the last finished epoch: its final step is judged at the end
+        before_last = None if incremental else flat.copy()
         best_params = flat.copy() if self.early_stopping else None
         diverged = False
         self.n_iter_ = 0  # epochs of this call, as scikit-learn counts them
@@ -818,6 +820,8 @@ class BaseMLP(BaseEstimator):
                     diverged = True
                     self._on_diverged(flat, last_finite)
                     break
+                if before_last is not None:
+                    np.copyto(before_last, last_finite)
                 np.copyto(last_finite, flat)
                 self._optimizer.iteration_ends(self.t_)
                 stop = None
@@ -846,9 +850,37 @@ class BaseMLP(BaseEstimator):
             warnings.warn(INTERRUPTED, TrainingInterrupted, stacklevel=user_stacklevel())
             if not np.isfinite(flat).all():
                 np.copyto(flat, last_finite)
+        else:
+            if before_last is not None and not diverged and self.n_iter_ > 0:
+                diverged = self._last_step_diverged(X_train[:batch_size], flat, before_last)
         if self.early_stopping and not (diverged and not np.isfinite(
                 self.best_validation_score_)):
             np.copyto(flat, best_params)
+
+    def _last_step_diverged(self, X, flat: np.ndarray, before_last: np.ndarray) -> bool:
+        """Judge a fit's final step, which no epoch's loss saw, by the outputs it gives.
+
+        An epoch's loss is summed over its mini-batches before their updates,
+        so a last step that blows the weights up without making them
+        non-finite would go unnoticed; one inference pass over a batch of
+        rows shows it.  Handled as divergence: the weights from before the
+        last epoch are put back and ``on_divergence`` decides.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            outputs = self._forward_predict(X)
+        if np.isfinite(outputs).all():
+            return False
+        np.copyto(flat, before_last)
+        message = (f"training diverged in epoch {self.n_iter_}: its last update made the "
+                   "network's outputs overflow")
+        if self.on_divergence == "raise":
+            raise TrainingDiverged(
+                f"{message}. Lower learning_rate_init, scale the input features, or set "
+                "on_divergence='stop' to keep the weights from before that epoch.")
+        warnings.warn(f"{message}; kept the weights from before that epoch. Lower "
+                      "learning_rate_init or scale the input features.", DivergenceWarning,
+                      stacklevel=user_stacklevel())
+        return True
 
     def _on_diverged(self, flat: np.ndarray, last_finite: np.ndarray) -> None:
         np.copyto(flat, last_finite)
