@@ -217,6 +217,8 @@ def ensemblekit_backward_hidden(estimator, layer, delta):
 def ensemblekit_predict_hidden(estimator, layer, activation):
     """Transform a hidden layer's output at *inference* (``predict``).
 
+    Inference also happens inside ``fit``: for early stopping's validation
+    scores, and once at the end, over one batch, to check the last step.
     Modify ``activation`` **in place**.  Used by non-inverted dropout (scale
     by the keep ratio) and by MC-dropout style plugins.  Plugins that do
     nothing at inference should simply not implement it.

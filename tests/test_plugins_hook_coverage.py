@@ -109,8 +109,10 @@ def test_every_training_hook_is_called_with_the_documented_arguments(recorded):
     backward = calls["ensemblekit_backward_hidden"]
     assert [c["layer"] for c in backward] == [1, 0] * n_batches * n_epochs
     assert all(c["delta"].shape[1] == widths[c["layer"]] for c in backward)
-    predict = calls["ensemblekit_predict_hidden"]
-    assert [(c["layer"], c["activation"].shape) for c in predict] == [(0, (10, 5)), (1, (10, 3))]
+    predict = calls["ensemblekit_predict_hidden"]  # fit's check of its last step (one
+    # batch of 64 rows), then predict's 10 rows
+    assert [(c["layer"], c["activation"].shape) for c in predict] == [
+        (0, (64, 5)), (1, (64, 3)), (0, (10, 5)), (1, (10, 3))]
     for c in calls["ensemblekit_penalty"]:
         assert [g.shape for g in c["coef_grads"]] == [W.shape for W in c["coefs"]]
         assert [g.shape for g in c["intercept_grads"]] == [b.shape for b in c["intercepts"]]
