@@ -42,6 +42,7 @@ Interface
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -252,6 +253,23 @@ class BaseOptimizer:
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
         self._tmp: np.ndarray | None = None
+
+    def snapshot(self) -> BaseOptimizer:
+        """A copy of this optimizer whose state (moments, velocities) later steps leave alone.
+
+        The state arrays are copied; the scratch buffer is not (the copy makes
+        its own when it next steps).
+
+        Returns
+        -------
+        BaseOptimizer
+            The copy.
+        """
+        twin = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray):
+                setattr(twin, name, None if name == "_tmp" else value.copy())
+        return twin
 
     def _scratch(self, like: np.ndarray) -> np.ndarray:
         if self._tmp is None or self._tmp.shape != like.shape or (

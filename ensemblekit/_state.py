@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import numpy as np
 
 from ._optimizers import BaseOptimizer
 
@@ -15,20 +12,19 @@ from ._optimizers import BaseOptimizer
 def _kept(value: Any) -> Any:
     """A copy of ``value`` that a fit cannot change in place.
 
-    Arrays are copied (warm-started training updates the weights in place),
-    lists are copied one level deep, copying the arrays in them (``coefs_``;
-    ``loss_curve_`` and ``history_`` grow by appending, and their old entries
-    are never changed), and an optimizer's moment buffers are copied with it.
-    Everything else -- numbers, strings, the user's parameters, objects a fit
-    replaces rather than changes (fitted ensemble members, resolved plugins,
-    label binarizers) -- is kept by reference.
+    Lists are copied (``loss_curve_``, ``history_`` and ``validation_scores_``
+    grow by appending), and so is an optimizer's state (its moments are
+    updated in place).  Everything else is kept by reference: a fit replaces
+    rather than changes it -- weights (every fit copies them into a fresh
+    flat buffer and rebinds ``coefs_`` and the rest to it), fitted ensemble
+    members, resolved plugins, label binarizers, the user's parameters.
+    ``tests/test_faults.py`` checks, byte for byte, that a failed warm-started
+    refit leaves all of it as it was.
     """
-    if isinstance(value, np.ndarray):
-        return value.copy()
     if isinstance(value, list):
-        return [v.copy() if isinstance(v, np.ndarray) else v for v in value]
+        return list(value)
     if isinstance(value, BaseOptimizer):
-        return copy.deepcopy(value)
+        return value.snapshot()
     return value
 
 

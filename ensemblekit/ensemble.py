@@ -65,7 +65,7 @@ from .mlp import (
     TrainingInterrupted,
     _make_rng,
 )
-from .plugins import Hooks, Plugin, PluginError, get_registry
+from .plugins import ENSEMBLE_ROLES, Hooks, Plugin, PluginError, get_registry
 
 __all__ = [
     "EnsembleClassifier",
@@ -228,8 +228,9 @@ def _implements(plugin: Plugin, hook: str) -> bool:
     return callable(getattr(type(plugin), hook, None))
 
 
-def _resolve_role(value: Any, role: str, hook: str) -> Plugin:
-    """A plugin given by name or as an object, checked to implement ``hook``."""
+def _resolve_role(value: Any, role: str) -> Plugin:
+    """A plugin given by name or as an object, checked to implement ``role``'s hook."""
+    hook = next(h for h, r, _ in ENSEMBLE_ROLES if r == role)
     registry = get_registry()
     fitting = sorted(n for n, cls in registry.plugins.items() if callable(getattr(cls, hook, None)))
     if isinstance(value, str):
@@ -370,15 +371,12 @@ class _BaseEnsemble(BaseEstimator):
         return template
 
     def _plugins(self) -> list[tuple[str, Plugin]]:
-        plugins = [("combiner", _resolve_role(self.combiner, "combiner",
-                                              "ensemblekit_combine"))]
+        plugins = [("combiner", _resolve_role(self.combiner, "combiner"))]
         if self.bootstrap is not False:
             sampler = "bootstrap" if self.bootstrap is True else self.bootstrap
-            plugins.append(("sampler", _resolve_role(sampler, "sampler",
-                                                     "ensemblekit_sample_member")))
+            plugins.append(("sampler", _resolve_role(sampler, "sampler")))
         if self.strategy is not None:
-            plugins.append(("strategy", _resolve_role(self.strategy, "strategy",
-                                                      "ensemblekit_prepare_runs")))
+            plugins.append(("strategy", _resolve_role(self.strategy, "strategy")))
         return plugins
 
     def _checked_plugins(self) -> tuple[list[tuple[str, Plugin]], Hooks]:
