@@ -20,10 +20,12 @@ one vectorised pass and L-BFGS needs no packing.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.optimize
@@ -34,7 +36,6 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import (
@@ -44,7 +45,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _layers
+from . import _layers, _network
+from ._network import Architecture, Buffers, Grads, Layout, Params, make_buffers
 from ._optimizers import (
     AdaGradOptimizer,
     AdamOptimizer,
@@ -60,7 +62,6 @@ from .plugins import (
     ENSEMBLE_ROLES,
     Hooks,
     Plugin,
-    PluginError,
     get_registry,
     plugin_name,
     plugin_role,
@@ -106,29 +107,47 @@ def _make_rng(random_state: Any) -> np.random.Generator:
     return np.random.default_rng(random_state)
 
 
-class _Layout:
-    """Where each parameter array sits inside the flat buffer."""
+class _Callbacks(NamedTuple):
+    """A fit's hooks as the network's callbacks (``None`` where no plugin hooks in)."""
 
-    def __init__(self, layer_units: list[int], batch_norm: bool) -> None:
-        shapes: list[tuple[int, ...]] = []
-        shapes += [(a, b) for a, b in zip(layer_units[:-1], layer_units[1:])]
-        shapes += [(b,) for b in layer_units[1:]]
-        hidden = layer_units[1:-1] if batch_norm else []
-        shapes += [(h,) for h in hidden] * 2  # gammas, betas: trainable
-        self.n_coefs = len(layer_units) - 1
-        self.n_bn = len(hidden)
-        self.n_trainable = int(sum(int(np.prod(s)) for s in shapes))
-        shapes += [(h,) for h in hidden] * 2  # running means, vars: state
-        self.shapes = shapes
-        self.size = int(sum(int(np.prod(s)) for s in shapes))
+    on_hidden: Callable[..., Any] | None
+    on_delta: Callable[..., Any] | None
+    penalty: Callable[[Params, Grads, float], float] | None
 
-    def views(self, flat: np.ndarray) -> list[np.ndarray]:
-        out, start = [], 0
-        for shape in self.shapes:
-            n = int(np.prod(shape))
-            out.append(flat[start:start + n].reshape(shape))
-            start += n
-        return out
+
+def _bound(hook: Callable[..., Any] | None, estimator: BaseMLP
+           ) -> Callable[..., Any] | None:
+    """``hook`` with ``estimator=`` filled in, or ``None``."""
+    return None if hook is None else functools.partial(hook, estimator=estimator)
+
+
+@dataclass
+class _Run:
+    """What one stochastic fit works with, allocated once: the loop's state, named."""
+
+    X: Any  # the training rows (dense or sparse), the validation split taken out
+    y: np.ndarray
+    sample_weight: np.ndarray | None
+    validation: tuple | None  # (X_val, y_val, sw_val) with early stopping
+    batch_size: int
+    rng: np.random.Generator
+    hooks: Hooks
+    callbacks: _Callbacks
+    arch: Architecture
+    flat: np.ndarray  # every parameter, running statistics included
+    flat_trainable: np.ndarray  # flat[:n_trainable], what the optimizer updates
+    params: Params
+    trainable: list[np.ndarray]  # the hooks' ``params``
+    gflat: np.ndarray
+    grads: Grads
+    grad_arrays: list[np.ndarray]  # the hooks' ``grads``
+    bufs: Buffers
+    x_buf: np.ndarray | None  # batch gather buffers (None for sparse X)
+    y_buf: np.ndarray
+    order: np.ndarray  # this epoch's row order
+    last_finite: np.ndarray
+    before_last: np.ndarray | None
+    best_params: np.ndarray | None
 
 
 class BaseMLP(BaseEstimator):
@@ -393,168 +412,49 @@ class BaseMLP(BaseEstimator):
         return [self.coefs_, self.intercepts_, self.bn_gammas_, self.bn_betas_,
                 self.bn_running_means_, self.bn_running_vars_]
 
-    def _pack(self, layout: _Layout, dtype) -> np.ndarray:
-        """Copy every parameter into one flat buffer and rebind views to it."""
-        flat = np.empty(layout.size, dtype=dtype)
-        groups = self._param_lists()
-        arrays = [a for g in groups for a in g]
-        views = layout.views(flat)
-        for view, arr in zip(views, arrays):
-            arr = np.asarray(arr)
-            if arr.shape != view.shape:
-                raise ValueError(
-                    f"a parameter array has shape {arr.shape}, expected {view.shape}; "
-                    "coefs_/intercepts_ do not match hidden_layer_sizes and the data."
-                )
-            view[...] = arr
-        self._bind(views, layout)
-        return flat
+    def _pack(self, layout: Layout, dtype) -> tuple[np.ndarray, Params]:
+        """Copy every parameter into one flat buffer and rebind the attributes to its views."""
+        flat, params = layout.pack(Params(*self._param_lists()), dtype)
+        (self.coefs_, self.intercepts_, self.bn_gammas_, self.bn_betas_,
+         self.bn_running_means_, self.bn_running_vars_) = params
+        return flat, params
 
-    def _bind(self, views: list[np.ndarray], layout: _Layout) -> None:
-        L, B = layout.n_coefs, layout.n_bn
-        self.coefs_ = views[:L]
-        self.intercepts_ = views[L:2 * L]
-        self.bn_gammas_ = views[2 * L:2 * L + B]
-        self.bn_betas_ = views[2 * L + B:2 * L + 2 * B]
-        self.bn_running_means_ = views[2 * L + 2 * B:2 * L + 3 * B]
-        self.bn_running_vars_ = views[2 * L + 3 * B:]
-
-    def _check_bound(self, param_list: list, grad_list: list, grad_refs: tuple,
-                     hook: str) -> None:
-        """Raise if a plugin rebound a parameter or gradient array in ``hook``.
-
-        Plugins must change arrays in place (``W *= s``); an array replaced by
-        a new one would silently stop training, since the optimizer updates
-        the flat buffer the original arrays are views of.
-        """
-        current = [*self.coefs_, *self.intercepts_, *self.bn_gammas_, *self.bn_betas_]
-        if len(current) == len(param_list) and all(
-                a is b for a, b in zip(current, param_list)) and all(
-                a is b for a, b in zip(grad_list, grad_refs)) and len(
-                grad_list) == len(grad_refs):
-            return
-        raise PluginError(
-            f"a plugin implementing ensemblekit_{hook} replaced a parameter or gradient "
-            "array (e.g. estimator.coefs_[i] = ... or grads[i] = ...) instead of "
-            "modifying it in place (W *= s, np.clip(W, a, b, out=W)); training cannot "
-            "continue with arrays it does not own."
-        )
+    def _owned_arrays(self) -> dict[str, list[np.ndarray]]:
+        """The trainable arrays a fit owns: hooks may change them only in place."""
+        return {"estimator.coefs_": self.coefs_, "estimator.intercepts_": self.intercepts_,
+                "estimator.bn_gammas_": self.bn_gammas_,
+                "estimator.bn_betas_": self.bn_betas_}
 
     # ------------------------------------------------------------------
-    # forward / backward
+    # the network (ensemblekit._network), bound to this estimator
     # ------------------------------------------------------------------
-    def _forward_train(self, X, acts, raws, caches, hooks: Hooks, bn_momentum: float,
-                       sample_weight: np.ndarray | None = None) -> np.ndarray:
-        """Training forward pass into the preallocated ``acts`` buffers."""
-        hidden_act = _layers.ACTIVATIONS[self.activation]
-        n = X.shape[0]
-        a = X
-        last = self.n_layers_ - 2
-        bn_weights = None
-        if self.batch_norm and sample_weight is not None:
-            bn_weights = (sample_weight / sample_weight.sum()).astype(X.dtype, copy=False)
-        for i in range(last + 1):
-            z = acts[i][:n]
-            if sparse.issparse(a):
-                z[...] = safe_sparse_dot(a, self.coefs_[i])
-            else:
-                np.matmul(a, self.coefs_[i], out=z)
-            z += self.intercepts_[i]
-            if i == last:
-                _layers.ACTIVATIONS[self.out_activation_](z)
-                return z
-            if self.batch_norm:
-                _layers.batch_norm_forward(
-                    z, self.bn_gammas_[i], self.bn_betas_[i], self.bn_running_means_[i],
-                    self.bn_running_vars_[i], caches[i], bn_momentum, bn_weights)
-            hidden_act(z)
-            if hooks.forward_hidden is not None:
-                np.copyto(raws[i][:n], z)
-                hooks.forward_hidden(estimator=self, layer=i, activation=z)
-            a = z
-        raise AssertionError("unreachable")
+    def _architecture(self) -> Architecture:
+        return Architecture(self.activation, self.out_activation_, self._output_loss(),
+                            self.batch_norm)
 
-    def _backward(self, X, y, sample_weight, sw_sum, acts, raws, deltas, caches,
-                  grads: list[list[np.ndarray]], hooks: Hooks) -> None:
-        """Fill ``grads`` with the gradient of the mean loss (no penalty)."""
-        coef_grads, intercept_grads, gamma_grads, beta_grads = grads
-        n = X.shape[0]
-        last = self.n_layers_ - 2
-        derivative = _layers.DERIVATIVES[self.activation]
-        delta = deltas[last][:n]
-        np.subtract(acts[last][:n], y, out=delta)
-        if sample_weight is None:
-            delta *= 1.0 / n
-        else:
-            delta *= (sample_weight / sw_sum).astype(delta.dtype, copy=False)[:, None]
-        for i in range(last, -1, -1):
-            a_prev = X if i == 0 else acts[i - 1][:n]
-            if sparse.issparse(a_prev):
-                coef_grads[i][...] = safe_sparse_dot(a_prev.T, delta)
-            else:
-                np.matmul(a_prev.T, delta, out=coef_grads[i])
-            np.sum(delta, axis=0, out=intercept_grads[i])
-            if i == 0:
-                break
-            prev = deltas[i - 1][:n]
-            np.matmul(delta, self.coefs_[i].T, out=prev)
-            if hooks.backward_hidden is not None:
-                hooks.backward_hidden(estimator=self, layer=i - 1, delta=prev)
-            # the derivative is taken at the untransformed output whenever a
-            # forward hook transformed it (raws is filled exactly then)
-            derivative(raws[i - 1][:n] if raws else acts[i - 1][:n], prev)
-            if self.batch_norm:
-                _layers.batch_norm_backward(prev, self.bn_gammas_[i - 1], caches[i - 1],
-                                            gamma_grads[i - 1], beta_grads[i - 1])
-            delta = prev
-
-    def _loss_and_grad(self, X, y, sample_weight, bufs, grads, hooks: Hooks,
-                       bn_momentum: float) -> float:
-        """Forward, loss (penalties included) and backward for one batch."""
-        acts, raws, deltas, caches = bufs
-        out = self._forward_train(X, acts, raws, caches, hooks, bn_momentum, sample_weight)
-        loss = _layers.LOSSES[self._output_loss()](y, out, sample_weight)
-        sw_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        self._backward(X, y, sample_weight, sw_sum, acts, raws, deltas, caches, grads,
-                       hooks)
+    def _callbacks(self, hooks: Hooks) -> _Callbacks:
+        """The network's callbacks: this fit's hooks, called with ``estimator=self``."""
+        penalty = None
         if hooks.penalty is not None:
-            extra = hooks.penalty(estimator=self, coefs=self.coefs_,
-                                  intercepts=self.intercepts_, coef_grads=grads[0],
-                                  intercept_grads=grads[1], n_samples=sw_sum)
-            loss += float(sum(extra))
-        return loss
+            penalty_hook = hooks.penalty
+
+            def penalty(params: Params, grads: Grads, n_samples: float) -> float:
+                return float(sum(penalty_hook(
+                    estimator=self, coefs=params.coefs, intercepts=params.intercepts,
+                    coef_grads=grads.coefs, intercept_grads=grads.intercepts,
+                    n_samples=n_samples)))
+
+        return _Callbacks(_bound(hooks.forward_hidden, self),
+                          _bound(hooks.backward_hidden, self), penalty)
 
     def _forward_predict(self, X) -> np.ndarray:
         """Inference forward pass (running batch-norm statistics, no dropout)."""
-        predict_hidden = getattr(self, "_predict_hidden", None)
-        hidden_act = _layers.ACTIVATIONS[self.activation]
-        a = X
-        last = self.n_layers_ - 2
-        for i in range(last + 1):
-            z = safe_sparse_dot(a, self.coefs_[i])
-            z += self.intercepts_[i]
-            if i < last:
-                if self.batch_norm:
-                    _layers.batch_norm_inference(
-                        z, self.bn_gammas_[i], self.bn_betas_[i],
-                        self.bn_running_means_[i], self.bn_running_vars_[i])
-                hidden_act(z)
-                if predict_hidden:
-                    predict_hidden(estimator=self, layer=i, activation=z)
-            a = z
-        _layers.ACTIVATIONS[self.out_activation_](a)
-        return a
-
-    @staticmethod
-    def _buffers(layer_units: list[int], rows: int, dtype, with_raw: bool,
-                 batch_norm: bool) -> tuple:
-        acts = [np.empty((rows, u), dtype=dtype) for u in layer_units[1:]]
-        raws = ([np.empty((rows, u), dtype=dtype) for u in layer_units[1:-1]]
-                if with_raw else [])
-        deltas = [np.empty((rows, u), dtype=dtype) for u in layer_units[1:]]
-        caches = ([_layers.BatchNormCache() for _ in layer_units[1:-1]]
-                  if batch_norm else [])
-        return acts, raws, deltas, caches
+        params = Params(self.coefs_, self.intercepts_, getattr(self, "bn_gammas_", []),
+                        getattr(self, "bn_betas_", []), getattr(self, "bn_running_means_", []),
+                        getattr(self, "bn_running_vars_", []))
+        return _network.forward_predict(
+            self._architecture(), params, X,
+            _bound(getattr(self, "_predict_hidden", None), self))
 
     # ------------------------------------------------------------------
     # fitting
@@ -598,18 +498,19 @@ class BaseMLP(BaseEstimator):
         if not hasattr(self, "history_"):  # weights set by hand, not by a fit
             self.history_ = []
         self.plugins_ = plugins
-        layout = _Layout(layer_units, self.batch_norm)
-        flat = self._pack(layout, X.dtype)
-        hooks = Hooks(plugins)
+        layout = Layout(layer_units, self.batch_norm)
+        flat, params = self._pack(layout, X.dtype)
+        hooks = Hooks(plugins, owned=self._owned_arrays)
         # inference hooks are resolved once per fit, not per predict call (a plugin
         # manager costs ~0.5 ms to build, more than predicting a row), and before
         # training: early stopping scores the validation split with them
         self._predict_hidden = hooks.direct("ensemblekit_predict_hidden")
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, y, sample_weight, layer_units, layout, flat, hooks,
-                                 rng, incremental)
+            run = self._start_run(X, y, sample_weight, layout, flat, params, hooks, rng,
+                                  incremental)
+            self._fit_loop(run, incremental)
         else:
-            self._fit_lbfgs(X, y, sample_weight, layer_units, layout, flat, hooks, rng)
+            self._fit_lbfgs(X, y, sample_weight, layout, flat, params, hooks, rng)
         if not np.isfinite(flat).all():
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
@@ -619,23 +520,27 @@ class BaseMLP(BaseEstimator):
             hooks.fit_end(estimator=self)
         return self
 
-    def _fit_lbfgs(self, X, y, sample_weight, layer_units, layout, flat, hooks, rng):
+    def _fit_lbfgs(self, X, y, sample_weight, layout: Layout, flat: np.ndarray,
+                   params: Params, hooks: Hooks, rng: np.random.Generator) -> None:
         if hooks.fit_start is not None:
             hooks.fit_start(estimator=self, rng=rng, n_samples=X.shape[0],
                             dtype=X.dtype)
         n_train = layout.n_trainable
-        bufs = self._buffers(layer_units, X.shape[0], X.dtype,
-                             hooks.forward_hidden is not None, self.batch_norm)
+        arch = self._architecture()
+        callbacks = self._callbacks(hooks)
+        bufs = make_buffers(layout.layer_units, X.shape[0], X.dtype,
+                            callbacks.on_hidden is not None, self.batch_norm)
         gflat = np.zeros(n_train, dtype=X.dtype)
-        grads = self._grad_groups(gflat, layout)
+        grads = layout.grads(gflat)
 
         def fun(x):
             flat[:n_train] = x
-            loss = self._loss_and_grad(X, y, sample_weight, bufs, grads, hooks, 0.0)
+            loss = _network.loss_and_grad(arch, params, X, y, sample_weight, bufs, grads,
+                                          0.0, *callbacks)
             return loss, gflat.astype(np.float64)
 
         x0 = flat[:n_train].astype(np.float64)
-        accepted = {"x": x0, "fun": np.nan, "nit": 0}  # the last point L-BFGS accepted
+        accepted: dict[str, Any] = {"x": x0, "fun": np.nan, "nit": 0}  # the last point L-BFGS accepted
 
         def record(intermediate_result):
             self.history_.append({"epoch": len(self.history_) + 1,
@@ -692,17 +597,7 @@ class BaseMLP(BaseEstimator):
                 stacklevel=user_stacklevel(),
             )
         if self.batch_norm:  # running statistics = the final full-batch statistics
-            self._forward_train(X, bufs[0], bufs[1], bufs[3], Hooks([]), 0.0, sample_weight)
-
-    @staticmethod
-    def _grad_groups(gflat: np.ndarray, layout: _Layout) -> list[list[np.ndarray]]:
-        views, start = [], 0
-        for shape in layout.shapes[: len(layout.shapes) - 2 * layout.n_bn]:
-            n = int(np.prod(shape))
-            views.append(gflat[start:start + n].reshape(shape))
-            start += n
-        L, B = layout.n_coefs, layout.n_bn
-        return [views[:L], views[L:2 * L], views[2 * L:2 * L + B], views[2 * L + B:]]
+            _network.forward_train(arch, params, X, bufs, 0.0, sample_weight)
 
     def _split_validation(self, X, y, sample_weight, rng):
         # stratify on the binarised labels (bool, as scikit-learn does)
@@ -720,19 +615,24 @@ class BaseMLP(BaseEstimator):
             )
         return X_train, X_val, y_train, y_val, sw_train, sw_val
 
-    def _fit_stochastic(self, X, y, sample_weight, layer_units, layout, flat, hooks,
-                        rng, incremental):
+    # The stochastic solvers' loop, in named steps (skorch's fit_loop ->
+    # run_single_epoch -> train_step): _start_run sets up, _fit_loop runs the
+    # epochs, _run_epoch the mini-batches of one, _train_step one update, and
+    # _end_epoch does an epoch's bookkeeping and decides whether to go on.
+    def _start_run(self, X, y, sample_weight, layout: Layout, flat: np.ndarray,
+                   params: Params, hooks: Hooks, rng: np.random.Generator,
+                   incremental: bool) -> _Run:
+        """Everything a stochastic fit works with, allocated once."""
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        validation = None
         if self.early_stopping:
-            X_train, X_val, y_train, y_val, sw_train, sw_val = self._split_validation(
+            X, X_val, y, y_val, sample_weight, sw_val = self._split_validation(
                 X, y, sample_weight, rng)
-        else:
-            X_train, y_train, sw_train = X, y, sample_weight
-            X_val = y_val = sw_val = None
-        n_samples = X_train.shape[0]
+            validation = (X_val, y_val, sw_val)
+        n_samples = X.shape[0]
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
         else:
@@ -745,117 +645,135 @@ class BaseMLP(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         if hooks.fit_start is not None:
             hooks.fit_start(estimator=self, rng=rng, n_samples=n_samples, dtype=X.dtype)
-        n_train = layout.n_trainable
-        params = flat[:n_train]
-        gflat = np.zeros(n_train, dtype=X.dtype)
-        grads = self._grad_groups(gflat, layout)
-        param_list = [*self.coefs_, *self.intercepts_, *self.bn_gammas_, *self.bn_betas_]
-        grad_list = [g for group in grads for g in group]
-        grad_refs = tuple(grad_list)
-        bufs = self._buffers(layer_units, batch_size, X.dtype,
-                             hooks.forward_hidden is not None, self.batch_norm)
-        dense = not sparse.issparse(X_train)
-        x_buf = np.empty((batch_size, X.shape[1]), dtype=X.dtype) if dense else None
-        y_buf = np.empty((batch_size, y.shape[1]), dtype=X.dtype)
-        idx = np.arange(n_samples)
-        last_finite = flat.copy()
-        # the weights before the last finished epoch: its final step is judged at the end
-        before_last = None if incremental else flat.copy()
-        best_params = flat.copy() if self.early_stopping else None
+        gflat = np.zeros(layout.n_trainable, dtype=X.dtype)
+        grads = layout.grads(gflat)
+        callbacks = self._callbacks(hooks)
+        dense = not sparse.issparse(X)
+        return _Run(
+            X=X, y=y, sample_weight=sample_weight, validation=validation,
+            batch_size=batch_size, rng=rng, hooks=hooks, callbacks=callbacks,
+            arch=self._architecture(), flat=flat, flat_trainable=flat[:layout.n_trainable],
+            params=params, trainable=params.trainable(), gflat=gflat, grads=grads,
+            grad_arrays=grads.arrays(),
+            bufs=make_buffers(layout.layer_units, batch_size, X.dtype,
+                              callbacks.on_hidden is not None, self.batch_norm),
+            x_buf=np.empty((batch_size, X.shape[1]), dtype=X.dtype) if dense else None,
+            y_buf=np.empty((batch_size, y.shape[1]), dtype=X.dtype),
+            order=np.arange(n_samples), last_finite=flat.copy(),
+            # the weights before the last finished epoch: its final step is judged
+            # at the end
+            before_last=None if incremental else flat.copy(),
+            best_params=flat.copy() if self.early_stopping else None,
+        )
+
+    def _fit_loop(self, run: _Run, incremental: bool) -> None:
+        """Run epochs until the solver stops, then judge and keep the right weights."""
         diverged = False
         self.n_iter_ = 0  # epochs of this call, as scikit-learn counts them
         try:
             for epoch in range(self.max_iter):
-                if hooks.epoch_start is not None:
-                    hooks.epoch_start(estimator=self, epoch=epoch)
-                    self._check_bound(param_list, grad_list, grad_refs, "epoch_start")
-                if self.shuffle:
-                    idx = rng.permutation(n_samples)
-                accumulated = 0.0
-                for b, start in enumerate(range(0, n_samples, batch_size)):
-                    bidx = idx[start:start + batch_size]
-                    nb = len(bidx)
-                    # mode="clip": the indices are a permutation, always valid, and
-                    # numpy buffers ``out`` in the default mode="raise" (3x slower)
-                    if dense:
-                        Xb = np.take(X_train, bidx, axis=0, out=x_buf[:nb], mode="clip")
-                    else:
-                        Xb = X_train[bidx]
-                    yb = np.take(y_train, bidx, axis=0, out=y_buf[:nb], mode="clip")
-                    swb = None if sw_train is None else sw_train[bidx]
-                    if hooks.batch_start is not None:
-                        hooks.batch_start(estimator=self, batch=b, X=Xb, y=yb)
-                        self._check_bound(param_list, grad_list, grad_refs, "batch_start")
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        loss = self._loss_and_grad(Xb, yb, swb, bufs, grads, hooks,
-                                                   _layers.BN_MOMENTUM)
-                    if hooks.before_step is not None:
-                        hooks.before_step(estimator=self, params=param_list,
-                                          grads=grad_list)
-                        self._check_bound(param_list, grad_list, grad_refs, "before_step")
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        self._optimizer.update(params, gflat)
-                    if hooks.after_step is not None:
-                        hooks.after_step(estimator=self, params=param_list)
-                        self._check_bound(param_list, grad_list, grad_refs, "after_step")
-                    if hooks.batch_end is not None:
-                        hooks.batch_end(estimator=self, batch=b, loss=loss)
-                        self._check_bound(param_list, grad_list, grad_refs, "batch_end")
-                    accumulated += loss * nb
-                self.n_iter_ += 1
-                self.loss_ = accumulated / n_samples
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                record = {"epoch": self.n_iter_, "loss": self.loss_}
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                finite = bool(np.isfinite(self.loss_) and np.isfinite(flat).all())
-                self._update_no_improvement_count(X_val, y_val, sw_val, record,
-                                                  flat, best_params)
-                self.history_.append(record)
-                if hooks.epoch_end is not None:
-                    hooks.epoch_end(estimator=self, epoch=epoch, record=record)
-                    self._check_bound(param_list, grad_list, grad_refs, "epoch_end")
-                if not finite:
-                    diverged = True
-                    self._on_diverged(flat, last_finite)
+                loss = self._run_epoch(run, epoch)
+                outcome = self._end_epoch(run, epoch, loss, incremental)
+                if outcome is not None:
+                    diverged = outcome == "diverged"
                     break
-                if before_last is not None:
-                    np.copyto(before_last, last_finite)
-                np.copyto(last_finite, flat)
-                self._optimizer.iteration_ends(self.t_)
-                stop = None
-                if hooks.should_stop is not None:
-                    stop = hooks.should_stop(estimator=self, epoch=epoch, record=record)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    what = ("Validation score" if self.early_stopping
-                            else "Training loss")
-                    msg = (f"{what} did not improve more than tol={self.tol:f} for "
-                           f"{self.n_iter_no_change} consecutive epochs.")
-                    if self._optimizer.trigger_stopping(msg, self.verbose):
-                        break
-                    self._no_improvement_count = 0
-                if stop:
-                    break
-                if incremental:
-                    break
-                if epoch + 1 == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                        "reached and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=user_stacklevel(),
-                    )
         except KeyboardInterrupt:
             warnings.warn(INTERRUPTED, TrainingInterrupted, stacklevel=user_stacklevel())
-            if not np.isfinite(flat).all():
-                np.copyto(flat, last_finite)
+            if not np.isfinite(run.flat).all():
+                np.copyto(run.flat, run.last_finite)
         else:
-            if before_last is not None and not diverged and self.n_iter_ > 0:
-                diverged = self._last_step_diverged(X_train[:batch_size], flat, before_last)
-        if self.early_stopping and not (diverged and not np.isfinite(
-                self.best_validation_score_)):
-            np.copyto(flat, best_params)
+            if run.before_last is not None and not diverged and self.n_iter_ > 0:
+                diverged = self._last_step_diverged(run.X[:run.batch_size], run.flat,
+                                                    run.before_last)
+        if run.best_params is not None:  # early stopping: back to the best epoch's weights
+            assert self.best_validation_score_ is not None
+            if not (diverged and not np.isfinite(self.best_validation_score_)):
+                np.copyto(run.flat, run.best_params)
+
+    def _run_epoch(self, run: _Run, epoch: int) -> float:
+        """One pass over the training rows in mini-batches; its mean loss."""
+        hooks = run.hooks
+        if hooks.epoch_start is not None:
+            hooks.epoch_start(estimator=self, epoch=epoch)
+        n_samples = run.X.shape[0]
+        if self.shuffle:
+            run.order = run.rng.permutation(n_samples)
+        accumulated = 0.0
+        for batch, start in enumerate(range(0, n_samples, run.batch_size)):
+            rows = run.order[start:start + run.batch_size]
+            accumulated += self._train_step(run, batch, rows) * len(rows)
+        return accumulated / n_samples
+
+    def _train_step(self, run: _Run, batch: int, rows: np.ndarray) -> float:
+        """Gather one mini-batch, compute its loss and gradient, update; its loss."""
+        hooks, nb = run.hooks, len(rows)
+        # mode="clip": the indices are a permutation, always valid, and numpy
+        # buffers ``out`` in the default mode="raise" (3x slower)
+        if run.x_buf is not None:
+            Xb = np.take(run.X, rows, axis=0, out=run.x_buf[:nb], mode="clip")
+        else:
+            Xb = run.X[rows]
+        yb = np.take(run.y, rows, axis=0, out=run.y_buf[:nb], mode="clip")
+        swb = None if run.sample_weight is None else run.sample_weight[rows]
+        if hooks.batch_start is not None:
+            hooks.batch_start(estimator=self, batch=batch, X=Xb, y=yb)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = _network.loss_and_grad(run.arch, run.params, Xb, yb, swb, run.bufs,
+                                          run.grads, _layers.BN_MOMENTUM, *run.callbacks)
+        if hooks.before_step is not None:
+            hooks.before_step(estimator=self, params=run.trainable, grads=run.grad_arrays)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._optimizer.update(run.flat_trainable, run.gflat)
+        if hooks.after_step is not None:
+            hooks.after_step(estimator=self, params=run.trainable)
+        if hooks.batch_end is not None:
+            hooks.batch_end(estimator=self, batch=batch, loss=loss)
+        return loss
+
+    def _end_epoch(self, run: _Run, epoch: int, loss: float, incremental: bool
+                   ) -> str | None:
+        """Record an epoch and decide: ``None`` goes on, ``"stop"`` or ``"diverged"`` end."""
+        hooks = run.hooks
+        self.n_iter_ += 1
+        self.loss_ = loss
+        self.t_ += run.X.shape[0]
+        self.loss_curve_.append(self.loss_)
+        record = {"epoch": self.n_iter_, "loss": self.loss_}
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+        finite = bool(np.isfinite(self.loss_) and np.isfinite(run.flat).all())
+        self._update_no_improvement_count(run.validation, record, run.flat,
+                                          run.best_params)
+        self.history_.append(record)
+        if hooks.epoch_end is not None:
+            hooks.epoch_end(estimator=self, epoch=epoch, record=record)
+        if not finite:
+            self._on_diverged(run.flat, run.last_finite)
+            return "diverged"
+        if run.before_last is not None:
+            np.copyto(run.before_last, run.last_finite)
+        np.copyto(run.last_finite, run.flat)
+        self._optimizer.iteration_ends(self.t_)
+        stop = None
+        if hooks.should_stop is not None:
+            stop = hooks.should_stop(estimator=self, epoch=epoch, record=record)
+        if self._no_improvement_count > self.n_iter_no_change:
+            what = "Validation score" if self.early_stopping else "Training loss"
+            msg = (f"{what} did not improve more than tol={self.tol:f} for "
+                   f"{self.n_iter_no_change} consecutive epochs.")
+            if self._optimizer.trigger_stopping(msg, self.verbose):
+                return "stop"
+            self._no_improvement_count = 0
+        if stop or incremental:
+            return "stop"
+        if epoch + 1 == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                "reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=user_stacklevel(),
+            )
+        return None
 
     def _last_step_diverged(self, X, flat: np.ndarray, before_last: np.ndarray) -> bool:
         """Judge a fit's final step, which no epoch's loss saw, by the outputs it gives.
@@ -904,12 +822,12 @@ class BaseMLP(BaseEstimator):
             stacklevel=user_stacklevel(),
         )
 
-    def _update_no_improvement_count(self, X_val, y_val, sw_val, record, flat,
-                                     best_params) -> None:
+    def _update_no_improvement_count(self, validation, record, flat, best_params) -> None:
         if self.early_stopping:
             # _initialize set the early-stopping attributes; best_loss_ is None here
             assert self.validation_scores_ is not None
             assert self.best_validation_score_ is not None
+            X_val, y_val, sw_val = validation
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 out = self._forward_predict(X_val)
                 val_loss = _layers.LOSSES[self._output_loss()](y_val, out, sw_val)

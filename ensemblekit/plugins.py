@@ -480,6 +480,16 @@ class Hooks:
     :class:`PluginError` naming the plugin and the hook, and so is a call
     after which an array argument of the loop's (``activation``, ``delta``,
     ``coefs``, ``params``, ``grads``, ...) was replaced, resized or retyped.
+
+    Parameters
+    ----------
+    plugins : list of (str, Plugin)
+        The resolved plugins of the fit.
+    owned : callable or None, default=None
+        Returns the arrays the caller owns beyond the hooks' arguments (an
+        estimator's ``{"estimator.coefs_": est.coefs_, ...}``), looked up
+        afresh before and after every call but ``fit_end``'s: the same
+        in-place rule holds for them, checked by the same code.
     """
 
     # one per name in _TRAINING_HOOKS, set in __init__ (tests/test_typing.py checks the
@@ -504,7 +514,8 @@ class Hooks:
     sample_member: Callable[..., Any] | None
     should_stop: Callable[..., Any] | None
 
-    def __init__(self, plugins: list[tuple[str, Plugin]]) -> None:
+    def __init__(self, plugins: list[tuple[str, Plugin]],
+                 owned: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self.any = False
         for hook in _TRAINING_HOOKS:
             setattr(self, hook[len("ensemblekit_"):], None)
@@ -531,7 +542,9 @@ class Hooks:
         for hook in _TRAINING_HOOKS:
             caller = getattr(pm.hook, hook)
             if caller.get_hookimpls():
-                setattr(self, hook[len("ensemblekit_"):], _guarded(caller, pm))
+                # after fit_end the loop no longer uses the arrays it owned
+                guard = owned if hook != "ensemblekit_fit_end" else None
+                setattr(self, hook[len("ensemblekit_"):], _guarded(caller, pm, guard))
                 self.any = True
 
     def direct(self, hook: str) -> DirectHook | None:
@@ -588,13 +601,13 @@ class DirectHook:
         """Call every implementation with the arguments it asks for."""
         results = []
         for plugin, function, argnames in self.calls:
-            state = _snapshot(self.name, kwargs)
+            state = _record(_state_args(self.name, kwargs))
             try:
                 result = function(**{a: kwargs[a] for a in argnames})
             except Exception as exc:
                 raise PluginError(f"plugin {plugin!r} failed in hook {self.name}: "
                                   f"{type(exc).__name__}: {exc}") from exc
-            problem = _state_problem(state, self.name) if state else None
+            problem = _state_problem(state, self.name)
             if problem:
                 raise _state_error(f"plugin {plugin!r}", problem)
             if result is not None:
@@ -602,9 +615,11 @@ class DirectHook:
         return results
 
 
-def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager) -> Callable:
+def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager,
+             owned: Callable[[], Mapping[str, Any]] | None) -> Callable:
     def call(**kwargs: Any) -> Any:
-        state = _snapshot(caller.name, kwargs)
+        state = _record(_state_args(caller.name, kwargs))
+        owned_state = _record(owned()) if owned is not None else []
         try:
             result = caller(**kwargs)
         except PluginError:
@@ -615,7 +630,9 @@ def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager) -> Callable:
                 f"plugin {culprit!r} failed in hook {caller.name}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-        problem = _state_problem(state, caller.name) if state else None
+        problem = _state_problem(state, caller.name) or (
+            _state_problem(owned_state, caller.name, owned()) if owned is not None
+            else None)
         if problem:
             names = [i.plugin_name for i in caller.get_hookimpls()]
             who = (f"plugin {names[0]!r}" if len(names) == 1 else
@@ -635,19 +652,24 @@ _STATE_ARGS = ("activation", "delta", "coefs", "intercepts", "coef_grads",
 
 _STATE_ARGS_OF: dict[str, tuple[str, ...]] = {}
 
+#: name, the value (an array or a list of arrays), its arrays, their shapes and dtypes
 _Snapshot = list[tuple[str, Any, tuple, list, list]]
 
 
-def _snapshot(hook: str, kwargs: dict[str, Any]) -> _Snapshot:
-    """Record identity, shape and dtype of the state arrays passed to ``hook``."""
+def _state_args(hook: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a call to ``hook`` that are the loop's own arrays."""
     names = _STATE_ARGS_OF.get(hook)
     if names is None:
         spec = getattr(hookspecs, hook, None)
         params = inspect.signature(spec).parameters if spec is not None else {}
         names = _STATE_ARGS_OF[hook] = tuple(a for a in _STATE_ARGS if a in params)
+    return {name: kwargs[name] for name in names}
+
+
+def _record(named: Mapping[str, Any]) -> _Snapshot:
+    """Record identity, shape and dtype of arrays (or lists of arrays) by name."""
     state = []
-    for name in names:
-        value = kwargs[name]
+    for name, value in named.items():
         arrays = value if type(value) is list else (value,)
         if not all(hasattr(a, "shape") and hasattr(a, "dtype") for a in arrays):
             continue  # not an array (a DataFrame given to an ensemble hook): nothing to hold
@@ -656,9 +678,17 @@ def _snapshot(hook: str, kwargs: dict[str, Any]) -> _Snapshot:
     return state
 
 
-def _state_problem(state: _Snapshot, hook: str) -> str | None:
-    """Say how a state array was replaced, resized or retyped, if it was."""
+def _state_problem(state: _Snapshot, hook: str,
+                   now: Mapping[str, Any] | None = None) -> str | None:
+    """Say how a recorded array was replaced, resized or retyped, if it was.
+
+    ``now`` holds the values as they are after the call, looked up afresh
+    (an estimator's attribute lists); without it the recorded values
+    themselves are compared with what they held (the hook's arguments).
+    """
     for name, value, before, shapes, dtypes in state:
+        if now is not None:
+            value = now[name]
         arrays = value if type(value) is list else (value,)
         if (len(arrays) == len(before) and all(map(operator.is_, arrays, before))
                 and [a.shape for a in arrays] == shapes

@@ -9,7 +9,8 @@ right; a wrong factor anywhere gives errors of order one).
 Covered: the hidden activations' derivative kernels, every loss with its
 output activation (with and without sample weights), batch normalisation
 (unweighted and weighted), and the whole network through the estimator's own
-``_loss_and_grad`` -- classifiers and regressors, every hidden activation, batch
+``ensemblekit._network.loss_and_grad``, called directly on a fitted
+estimator's parameters -- classifiers and regressors, every hidden activation, batch
 norm on and off, :class:`~ensemblekit.WeightDecay` in both conventions, sample
 weights, multi-output targets, sparse input, and :class:`~ensemblekit.Dropout`
 in both modes with its mask held fixed.  One float32 run checks that float32
@@ -17,7 +18,7 @@ gradients stay float32 and agree with float64.
 
 A forward-only hidden transform (a plugin implementing ``forward_hidden`` but
 not ``backward_hidden``, like additive noise) is checked too; it once got a wrong gradient, and
-that check covers the fix in ``BaseMLP._backward`` (derivative at the kept output).
+that check covers the fix in ``_network.backward`` (derivative at the kept output).
 
 ReLU kinks are ruled out by construction: the kernel check draws inputs away
 from zero, and the network checks record which ReLU inputs are positive on
@@ -43,7 +44,8 @@ from ensemblekit import (
     _layers,
     hookimpl,
 )
-from ensemblekit.mlp import BaseMLP, _Layout
+from ensemblekit import _network
+from ensemblekit.mlp import BaseMLP
 from ensemblekit.plugins import Hooks
 
 EPS = 1e-6
@@ -281,11 +283,12 @@ class ReluRecorder:
 class NetworkCheck:
     """The flat loss-and-gradient function of a fitted estimator, as in L-BFGS.
 
-    Set up exactly as ``BaseMLP._fit_lbfgs`` does: one flat parameter buffer
-    (``_Layout`` / ``_pack``), preallocated buffers, a flat gradient viewed
-    per layer (``_grad_groups``) and the fit's ``Hooks``.  ``dropout_seed``
-    hands the plugins a generator seeded identically before every
-    evaluation, so Dropout draws the same mask on every forward pass.
+    Set up exactly as a fit does, from :mod:`ensemblekit._network`: one flat
+    parameter buffer (``Layout.pack``), preallocated buffers, a flat gradient
+    viewed per layer (``Layout.grads``) and the fit's ``Hooks`` as the
+    network's callbacks.  ``dropout_seed`` hands the plugins a generator
+    seeded identically before every evaluation, so Dropout draws the same
+    mask on every forward pass.
     """
 
     def __init__(self, est: BaseMLP, X: np.ndarray, y: np.ndarray,
@@ -296,13 +299,19 @@ class NetworkCheck:
             self.y = self.y.reshape(-1, 1)
         self.sw = None if sample_weight is None else sample_weight.astype(self.X.dtype)
         layer_units = [X.shape[1], *HIDDEN, self.y.shape[1]]
-        self.layout = _Layout(layer_units, est.batch_norm)
-        self.flat = est._pack(self.layout, self.X.dtype)
+        self.layout = _network.Layout(layer_units, est.batch_norm)
+        self.flat, self.params = self.layout.pack(
+            _network.Params(est.coefs_, est.intercepts_, est.bn_gammas_, est.bn_betas_,
+                            est.bn_running_means_, est.bn_running_vars_), self.X.dtype)
+        self.arch = _network.Architecture(est.activation, est.out_activation_,
+                                          est._output_loss(), est.batch_norm)
         self.hooks = Hooks(est.plugins_)
-        self.bufs = est._buffers(layer_units, X.shape[0], self.X.dtype,
-                                 self.hooks.forward_hidden is not None, est.batch_norm)
+        self.callbacks = est._callbacks(self.hooks)
+        self.bufs = _network.make_buffers(layer_units, X.shape[0], self.X.dtype,
+                                          self.hooks.forward_hidden is not None,
+                                          est.batch_norm)
         self.gflat = np.zeros(self.layout.n_trainable, dtype=self.X.dtype)
-        self.grads = est._grad_groups(self.gflat, self.layout)
+        self.grads = self.layout.grads(self.gflat)
         self.dropout_seed = dropout_seed
         self._start(0)
 
@@ -316,8 +325,8 @@ class NetworkCheck:
         if self.dropout_seed is not None:
             self._start(self.dropout_seed)
         # bn_momentum=0: running statistics are overwritten, never read in training
-        return self.est._loss_and_grad(self.X, self.y, self.sw, self.bufs, self.grads,
-                                       self.hooks, 0.0)
+        return _network.loss_and_grad(self.arch, self.params, self.X, self.y, self.sw,
+                                      self.bufs, self.grads, 0.0, *self.callbacks)
 
     def coordinates(self, rng: np.random.Generator, per_array: int = 3) -> np.ndarray:
         """A few random coordinates of every trainable array (~30 in all)."""
