@@ -38,6 +38,8 @@ Interface
     (lower the learning rate) and return ``False``.
 ``learning_rate``
     The current step size.
+``set_learning_rate(lr)``
+    Change the step size from now on (learning-rate schedules use it).
 """
 
 from __future__ import annotations
@@ -253,6 +255,22 @@ class BaseOptimizer:
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
         self._tmp: np.ndarray | None = None
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Make ``learning_rate`` the step size from the next step on.
+
+        Sets both the current step size and the base rate the solvers derive
+        it from (SGD's ``invscaling`` schedule, Adam's bias correction), so
+        the new rate holds whichever solver runs.  Learning-rate schedules
+        (``ensemblekit_epoch_start`` / ``ensemblekit_batch_start`` hooks)
+        call it through the estimator's ``optimizer_``.
+
+        Parameters
+        ----------
+        learning_rate : float
+            The new step size, > 0.
+        """
+        self.learning_rate = self.learning_rate_init = float(learning_rate)
 
     def snapshot(self) -> BaseOptimizer:
         """A copy of this optimizer whose state (moments, velocities) later steps leave alone.

@@ -68,11 +68,15 @@ from .mlp import (
 from .plugins import ENSEMBLE_ROLES, Hooks, Plugin, PluginError, get_registry
 
 __all__ = [
+    "CLASSIFIER_FITTED_ATTRIBUTES",
+    "FITTED_ATTRIBUTES",
+    "RUNTIME_ATTRIBUTES",
     "EnsembleClassifier",
     "EnsembleFitError",
     "EnsembleRegressor",
     "fit_member",
     "member_progress",
+    "restore_fitted",
 ]
 
 #: Timeout (seconds) of a fit on a backend other than sequential, threading
@@ -889,3 +893,50 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+# --------------------------------------------------------------------------
+# what a model file holds of an ensemble (ensemblekit.io reads these, never privates)
+# --------------------------------------------------------------------------
+def restore_fitted(est: _BaseEnsemble) -> None:
+    """Check an ensemble whose attributes were set from a model file; rebuild its hooks.
+
+    Parameters
+    ----------
+    est : EnsembleClassifier or EnsembleRegressor
+        The ensemble, its parameters and :data:`FITTED_ATTRIBUTES` set.
+
+    Raises
+    ------
+    ValueError
+        If the parameters are invalid or the members disagree with the
+        ensemble (no members, other features or classes).
+    """
+    est._validate_params()
+    if not hasattr(est, "estimators_"):
+        return
+    if not est.estimators_:
+        raise ValueError("the ensemble has no members")
+    for i, member in enumerate(est.estimators_):
+        if getattr(member, "n_features_in_", None) != est.n_features_in_:
+            raise ValueError(f"member {i} reads {getattr(member, 'n_features_in_', None)} "
+                             f"features, the ensemble {est.n_features_in_}")
+        if hasattr(est, "classes_") and not np.array_equal(member.classes_, est.classes_):
+            raise ValueError(f"member {i} has classes {member.classes_}, the ensemble "
+                             f"{est.classes_}")
+    roles = [(role, plugin) for role, plugin in (
+        ("combiner", est.combiner_), ("sampler", est.sampler_),
+        ("strategy", est.strategy_)) if plugin is not None]
+    hooks = Hooks(roles)
+    est._combine = hooks.direct("ensemblekit_combine")
+    est._member_outputs = hooks.direct("ensemblekit_member_outputs")
+
+
+#: The fitted state of an ensemble that a model file stores.
+FITTED_ATTRIBUTES = ("n_features_in_", "feature_names_in_", "estimators_", "member_seeds_",
+                    "member_status_", "diverged_members_", "combiner_", "sampler_",
+                    "strategy_")
+#: A classifier's: the above and its classes.
+CLASSIFIER_FITTED_ATTRIBUTES = (*FITTED_ATTRIBUTES, "classes_")
+#: State ``fit`` and :func:`restore_fitted` rebuild from the plugins, never stored.
+RUNTIME_ATTRIBUTES = ("_combine", "_member_outputs")

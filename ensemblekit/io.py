@@ -59,10 +59,10 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from . import _layers
-from .ensemble import EnsembleClassifier, EnsembleRegressor, _BaseEnsemble
-from .mlp import BaseMLP, DivergenceWarning, MLPClassifier, MLPRegressor
-from .plugins import Hooks, Plugin, PluginLoadWarning, get_registry
+from . import ensemble, mlp
+from .ensemble import EnsembleClassifier, EnsembleRegressor
+from .mlp import DivergenceWarning, MLPClassifier, MLPRegressor
+from .plugins import Plugin, PluginLoadWarning, get_registry
 
 __all__ = [
     "FORMAT_VERSION",
@@ -177,98 +177,21 @@ def register_estimator(name: str, cls: type, *, fitted: Iterable[str],
     _BY_CLASS[cls] = spec
 
 
-def _restore_mlp(est: BaseMLP) -> None:
-    """Check an MLP read from a file and rebuild its inference hooks."""
-    est._validate_params()
-    if not hasattr(est, "coefs_"):  # saved before fit: parameters only
-        return
-    units = [est.n_features_in_, *est._hidden_sizes(), est.n_outputs_]
-    n_bn = len(units) - 2 if est.batch_norm else 0
-    expected = {
-        "coefs_": [(a, b) for a, b in zip(units[:-1], units[1:])],
-        "intercepts_": [(b,) for b in units[1:]],
-        **{attr: [(b,) for b in units[1:1 + n_bn]] for attr in (
-            "bn_gammas_", "bn_betas_", "bn_running_means_", "bn_running_vars_")},
-    }
-    if est.n_layers_ != len(units):
-        raise ValueError(f"n_layers_={est.n_layers_} but the parameters describe "
-                         f"{len(units)} layers")
-    dtype = np.asarray(est.coefs_[0]).dtype if est.coefs_ else None
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"weights must be float32 or float64, got {dtype}")
-    for attr, shapes in expected.items():
-        arrays = getattr(est, attr)
-        got = [np.shape(a) for a in arrays]
-        if got != shapes:
-            raise ValueError(f"{attr} has shapes {got}, expected {shapes} for "
-                             f"layer sizes {units}")
-        for i, a in enumerate(arrays):
-            if a.dtype != dtype:
-                raise ValueError(f"{attr}[{i}] is {a.dtype}, the weights are {dtype}")
-            if not np.isfinite(a).all():
-                raise ValueError(f"{attr}[{i}] holds non-finite values")
-    if est.out_activation_ not in _layers.ACTIVATIONS:
-        raise ValueError(f"unknown output activation {est.out_activation_!r}")
-    if isinstance(est, MLPClassifier):
-        lb = est._label_binarizer
-        if not np.array_equal(lb.classes_, est.classes_):
-            raise ValueError("classes_ differs from the label binarizer's classes")
-        n_classes = len(est.classes_)
-        want = 1 if lb.y_type_ == "binary" else n_classes
-        if est.n_outputs_ != want:
-            raise ValueError(f"{n_classes} classes ({lb.y_type_}) need {want} outputs, "
-                             f"the network has {est.n_outputs_}")
-    est._predict_hidden = Hooks(est.plugins_).direct("ensemblekit_predict_hidden")
-
-
-_MLP_FITTED = (
-    "n_features_in_", "feature_names_in_", "n_iter_", "t_", "n_outputs_", "n_layers_",
-    "out_activation_", "coefs_", "intercepts_", "bn_gammas_", "bn_betas_",
-    "bn_running_means_", "bn_running_vars_", "history_", "loss_curve_", "loss_",
-    "best_loss_", "validation_scores_", "best_validation_score_",
-    "_no_improvement_count", "plugins_",
-)
-# the optimizer's moments are not model state: a loaded model that keeps
-# training (warm_start, partial_fit) starts a fresh optimizer
-_MLP_IGNORE = ("_optimizer", "_predict_hidden")
 register_estimator("ensemblekit.MLPClassifier", MLPClassifier,
-                   fitted=(*_MLP_FITTED, "classes_", "_label_binarizer"),
-                   ignore=_MLP_IGNORE, restore=_restore_mlp)
-register_estimator("ensemblekit.MLPRegressor", MLPRegressor, fitted=_MLP_FITTED,
-                   ignore=_MLP_IGNORE, restore=_restore_mlp)
+                   fitted=mlp.CLASSIFIER_FITTED_ATTRIBUTES,
+                   ignore=mlp.RUNTIME_ATTRIBUTES, restore=mlp.restore_fitted)
+register_estimator("ensemblekit.MLPRegressor", MLPRegressor,
+                   fitted=mlp.FITTED_ATTRIBUTES, ignore=mlp.RUNTIME_ATTRIBUTES,
+                   restore=mlp.restore_fitted)
 
 
-def _restore_ensemble(est: _BaseEnsemble) -> None:
-    """Check an ensemble read from a file and rebuild its combining hooks."""
-    est._validate_params()
-    if not hasattr(est, "estimators_"):
-        return
-    if not est.estimators_:
-        raise ValueError("the ensemble has no members")
-    for i, member in enumerate(est.estimators_):
-        if getattr(member, "n_features_in_", None) != est.n_features_in_:
-            raise ValueError(f"member {i} reads {getattr(member, 'n_features_in_', None)} "
-                             f"features, the ensemble {est.n_features_in_}")
-        if hasattr(est, "classes_") and not np.array_equal(member.classes_, est.classes_):
-            raise ValueError(f"member {i} has classes {member.classes_}, the ensemble "
-                             f"{est.classes_}")
-    roles = [(role, plugin) for role, plugin in (
-        ("combiner", est.combiner_), ("sampler", est.sampler_),
-        ("strategy", est.strategy_)) if plugin is not None]
-    hooks = Hooks(roles)
-    est._combine = hooks.direct("ensemblekit_combine")
-    est._member_outputs = hooks.direct("ensemblekit_member_outputs")
 
-
-_ENSEMBLE_FITTED = ("n_features_in_", "feature_names_in_", "estimators_", "member_seeds_",
-                    "member_status_", "diverged_members_", "combiner_", "sampler_",
-                    "strategy_")
 register_estimator("ensemblekit.EnsembleClassifier", EnsembleClassifier,
-                   fitted=(*_ENSEMBLE_FITTED, "classes_"),
-                   ignore=("_combine", "_member_outputs"), restore=_restore_ensemble)
+                   fitted=ensemble.CLASSIFIER_FITTED_ATTRIBUTES,
+                   ignore=ensemble.RUNTIME_ATTRIBUTES, restore=ensemble.restore_fitted)
 register_estimator("ensemblekit.EnsembleRegressor", EnsembleRegressor,
-                   fitted=_ENSEMBLE_FITTED, ignore=("_combine", "_member_outputs"),
-                   restore=_restore_ensemble)
+                   fitted=ensemble.FITTED_ATTRIBUTES, ignore=ensemble.RUNTIME_ATTRIBUTES,
+                   restore=ensemble.restore_fitted)
 register_estimator("sklearn.LabelBinarizer", LabelBinarizer,
                    fitted=("classes_", "y_type_", "sparse_input_"))
 # the preprocessing ``ensemblekit train`` builds: every fitted attribute these

@@ -68,8 +68,9 @@ from .plugins import (
     resolve_plugins,
 )
 
-__all__ = ["DivergenceWarning", "MLPClassifier", "MLPRegressor", "TrainingDiverged",
-           "TrainingInterrupted"]
+__all__ = ["CLASSIFIER_FITTED_ATTRIBUTES", "FITTED_ATTRIBUTES", "RUNTIME_ATTRIBUTES",
+           "DivergenceWarning", "MLPClassifier", "MLPRegressor", "TrainingDiverged",
+           "TrainingInterrupted", "restore_fitted"]
 
 #: The warning a fit that Ctrl-C stopped raises (its weights are those of the
 #: last finished step); ensembles and the command line look for it.
@@ -297,11 +298,10 @@ class BaseMLP(BaseEstimator):
             role = plugin_role(plugin)
             if role != "training":
                 param = next(p for _, r, p in ENSEMBLE_ROLES if r == role)
-                cli = "--bootstrap" if role == "sampler" else f"--{param} {name}"
                 raise ValueError(
                     f"plugin {name!r} is an ensemble {role}, not a training plugin: pass "
-                    f"it as EnsembleClassifier/EnsembleRegressor({param}={name!r}) "
-                    f"(on the command line: {cli}), not in plugins."
+                    f"it as EnsembleClassifier/EnsembleRegressor({param}={name!r}), not "
+                    "in plugins."
                 )
         has_wd = any(isinstance(p, WeightDecay) for _, p in resolved)
         if has_wd:
@@ -540,7 +540,8 @@ class BaseMLP(BaseEstimator):
             return loss, gflat.astype(np.float64)
 
         x0 = flat[:n_train].astype(np.float64)
-        accepted: dict[str, Any] = {"x": x0, "fun": np.nan, "nit": 0}  # the last point L-BFGS accepted
+        # the last point L-BFGS accepted
+        accepted: dict[str, Any] = {"x": x0, "fun": np.nan, "nit": 0}
 
         def record(intermediate_result):
             self.history_.append({"epoch": len(self.history_) + 1,
@@ -623,8 +624,8 @@ class BaseMLP(BaseEstimator):
                    params: Params, hooks: Hooks, rng: np.random.Generator,
                    incremental: bool) -> _Run:
         """Everything a stochastic fit works with, allocated once."""
-        if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer()
+        if not incremental or not hasattr(self, "optimizer_"):
+            self.optimizer_ = self._make_optimizer()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         validation = None
@@ -723,7 +724,7 @@ class BaseMLP(BaseEstimator):
         if hooks.before_step is not None:
             hooks.before_step(estimator=self, params=run.trainable, grads=run.grad_arrays)
         with np.errstate(over="ignore", invalid="ignore"):
-            self._optimizer.update(run.flat_trainable, run.gflat)
+            self.optimizer_.update(run.flat_trainable, run.gflat)
         if hooks.after_step is not None:
             hooks.after_step(estimator=self, params=run.trainable)
         if hooks.batch_end is not None:
@@ -753,7 +754,7 @@ class BaseMLP(BaseEstimator):
         if run.before_last is not None:
             np.copyto(run.before_last, run.last_finite)
         np.copyto(run.last_finite, run.flat)
-        self._optimizer.iteration_ends(self.t_)
+        self.optimizer_.iteration_ends(self.t_)
         stop = None
         if hooks.should_stop is not None:
             stop = hooks.should_stop(estimator=self, epoch=epoch, record=record)
@@ -761,7 +762,7 @@ class BaseMLP(BaseEstimator):
             what = "Validation score" if self.early_stopping else "Training loss"
             msg = (f"{what} did not improve more than tol={self.tol:f} for "
                    f"{self.n_iter_no_change} consecutive epochs.")
-            if self._optimizer.trigger_stopping(msg, self.verbose):
+            if self.optimizer_.trigger_stopping(msg, self.verbose):
                 return "stop"
             self._no_improvement_count = 0
         if stop or incremental:
@@ -1032,6 +1033,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     history_ : list of dict
         One record per epoch: ``epoch``, ``loss`` and, with early stopping,
         ``val_loss`` and ``val_score``; plugins may add keys.
+    optimizer_ : object
+        The stochastic solver's optimizer (not set by L-BFGS), kept for
+        ``partial_fit`` and warm starts.  ``optimizer_.learning_rate`` is the
+        current step size and ``optimizer_.set_learning_rate(lr)`` changes it:
+        the supported way for a plugin to schedule the learning rate.
 
     See Also
     --------
@@ -1356,6 +1362,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         The plugins the last fit trained with.
     history_ : list of dict
         One record per epoch; see :class:`MLPClassifier`.
+    optimizer_ : object
+        The stochastic solver's optimizer; see :class:`MLPClassifier`.
 
     See Also
     --------
@@ -1502,3 +1510,79 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if self.loss == "poisson":
             tags.target_tags.positive_only = True
         return tags
+
+
+# --------------------------------------------------------------------------
+# what a model file holds of an MLP (ensemblekit.io reads these, never privates)
+# --------------------------------------------------------------------------
+#: The fitted state of an MLP that a model file stores.
+FITTED_ATTRIBUTES = (
+    "n_features_in_", "feature_names_in_", "n_iter_", "t_", "n_outputs_", "n_layers_",
+    "out_activation_", "coefs_", "intercepts_", "bn_gammas_", "bn_betas_",
+    "bn_running_means_", "bn_running_vars_", "history_", "loss_curve_", "loss_",
+    "best_loss_", "validation_scores_", "best_validation_score_",
+    "_no_improvement_count", "plugins_",
+)
+#: A classifier's: the above, its classes and the label binarizer they map through.
+CLASSIFIER_FITTED_ATTRIBUTES = (*FITTED_ATTRIBUTES, "classes_", "_label_binarizer")
+#: State a fit or a load rebuilds, never stored: the optimizer's moments (a
+#: loaded model that keeps training starts a fresh optimizer) and the
+#: inference hooks (rebuilt from ``plugins_`` by :func:`restore_fitted`).
+RUNTIME_ATTRIBUTES = ("optimizer_", "_predict_hidden")
+
+
+def restore_fitted(est: BaseMLP) -> None:
+    """Check an MLP whose attributes were set from a model file; rebuild its hooks.
+
+    Parameters
+    ----------
+    est : MLPClassifier or MLPRegressor
+        The estimator, its parameters and :data:`FITTED_ATTRIBUTES` set.
+
+    Raises
+    ------
+    ValueError
+        If the parameters are invalid, or the fitted arrays disagree with
+        each other or with the parameters (shapes, dtypes, finiteness,
+        classes, output activation).
+    """
+    est._validate_params()
+    if not hasattr(est, "coefs_"):  # saved before fit: parameters only
+        return
+    units = [est.n_features_in_, *est._hidden_sizes(), est.n_outputs_]
+    n_bn = len(units) - 2 if est.batch_norm else 0
+    expected = {
+        "coefs_": [(a, b) for a, b in zip(units[:-1], units[1:])],
+        "intercepts_": [(b,) for b in units[1:]],
+        **{attr: [(b,) for b in units[1:1 + n_bn]] for attr in (
+            "bn_gammas_", "bn_betas_", "bn_running_means_", "bn_running_vars_")},
+    }
+    if est.n_layers_ != len(units):
+        raise ValueError(f"n_layers_={est.n_layers_} but the parameters describe "
+                         f"{len(units)} layers")
+    dtype = np.asarray(est.coefs_[0]).dtype if est.coefs_ else None
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"weights must be float32 or float64, got {dtype}")
+    for attr, shapes in expected.items():
+        arrays = getattr(est, attr)
+        got = [np.shape(a) for a in arrays]
+        if got != shapes:
+            raise ValueError(f"{attr} has shapes {got}, expected {shapes} for "
+                             f"layer sizes {units}")
+        for i, a in enumerate(arrays):
+            if a.dtype != dtype:
+                raise ValueError(f"{attr}[{i}] is {a.dtype}, the weights are {dtype}")
+            if not np.isfinite(a).all():
+                raise ValueError(f"{attr}[{i}] holds non-finite values")
+    if est.out_activation_ not in _layers.ACTIVATIONS:
+        raise ValueError(f"unknown output activation {est.out_activation_!r}")
+    if isinstance(est, MLPClassifier):
+        lb = est._label_binarizer
+        if not np.array_equal(lb.classes_, est.classes_):
+            raise ValueError("classes_ differs from the label binarizer's classes")
+        n_classes = len(est.classes_)
+        want = 1 if lb.y_type_ == "binary" else n_classes
+        if est.n_outputs_ != want:
+            raise ValueError(f"{n_classes} classes ({lb.y_type_}) need {want} outputs, "
+                             f"the network has {est.n_outputs_}")
+    est._predict_hidden = Hooks(est.plugins_).direct("ensemblekit_predict_hidden")

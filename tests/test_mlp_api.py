@@ -21,8 +21,10 @@ from ensemblekit import (
     EnsembleClassifier,
     MLPClassifier,
     MLPRegressor,
+    Plugin,
     TrainingDiverged,
     WeightDecay,
+    hookimpl,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -414,3 +416,34 @@ def test_warnings_point_at_the_callers_line(make, category):
     assert mine, [str(w.message) for w in caught]
     assert all((w.filename, w.lineno) == (__file__, line) for w in mine), [
         (w.filename, w.lineno, str(w.message)[:60]) for w in mine]
+
+
+class _StepSchedule(Plugin):
+    """A learning-rate schedule written against the public seam only."""
+
+    name = "step_schedule"
+
+    def __init__(self, rates=(0.1,)):
+        self.rates = rates
+
+    @hookimpl
+    def ensemblekit_epoch_start(self, estimator, epoch):
+        estimator.optimizer_.set_learning_rate(self.rates[min(epoch, len(self.rates) - 1)])
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "rmsprop"])
+def test_a_plugin_schedules_the_learning_rate_through_optimizer_(solver):
+    """``optimizer_.set_learning_rate`` changes the step: a zero rate freezes the weights."""
+    X, y = load_iris(return_X_y=True)
+    params = dict(hidden_layer_sizes=(8,), solver=solver, momentum=0.0, max_iter=3,
+                  alpha=0.0, random_state=0, learning_rate_init=0.05)
+    start = MLPClassifier(**{**params, "max_iter": 1, "learning_rate_init": 1e-300})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start.fit(X, y)
+        frozen = MLPClassifier(**params, plugins=[_StepSchedule(rates=(0.0,))]).fit(X, y)
+        moving = MLPClassifier(**params, plugins=[_StepSchedule(rates=(0.0, 0.05))]).fit(X, y)
+    np.testing.assert_array_equal(frozen.coefs_[0], start.coefs_[0])
+    assert frozen.optimizer_.learning_rate == 0.0
+    assert not np.array_equal(moving.coefs_[0], start.coefs_[0])
+    assert moving.optimizer_.learning_rate_init == 0.05

@@ -35,9 +35,9 @@ class SnapshotCollector(Plugin):
 
     In epoch ``e`` the step size is
     ``lr_max / 2 * (1 + cos(pi * (e mod cycle_epochs) / cycle_epochs))``.
-    It is set on the optimizer's ``learning_rate`` and
-    ``learning_rate_init`` (Adam rescales the latter by its bias correction
-    every step).  A cycle that ended with a non-finite weight is not kept.
+    It is set through the estimator's public ``optimizer_.set_learning_rate``
+    (which Adam rescales by its bias correction every step).  A cycle that
+    ended with a non-finite weight is not kept.
 
     Parameters
     ----------
@@ -76,8 +76,7 @@ class SnapshotCollector(Plugin):
         """Set this epoch's step size on the optimizer."""
         phase = (epoch % self.cycle_epochs) / self.cycle_epochs
         lr = 0.5 * self._lr_max * (1.0 + np.cos(np.pi * phase))
-        estimator._optimizer.learning_rate = lr
-        estimator._optimizer.learning_rate_init = lr
+        estimator.optimizer_.set_learning_rate(lr)
 
     @hookimpl
     def ensemblekit_epoch_end(self, estimator, epoch):
