@@ -80,7 +80,7 @@ def ensemblekit_fit_end(estimator):
 
 
 @hookspec
-def ensemblekit_epoch_start(estimator, epoch):
+def ensemblekit_epoch_start(estimator, epoch, global_epoch):
     """Called before each pass over the training data.
 
     Parameters
@@ -89,11 +89,14 @@ def ensemblekit_epoch_start(estimator, epoch):
         The estimator being fitted.
     epoch : int
         Zero-based index of the epoch within this call.
+    global_epoch : int
+        Zero-based index of the epoch since the last fresh fit, counted across
+        ``partial_fit`` calls and warm starts (``estimator.n_epochs_``).
     """
 
 
 @hookspec
-def ensemblekit_epoch_end(estimator, epoch, record):
+def ensemblekit_epoch_end(estimator, epoch, record, global_epoch):
     """Called after each pass over the training data.
 
     Parameters
@@ -106,11 +109,14 @@ def ensemblekit_epoch_end(estimator, epoch, record):
         The epoch's entry of ``estimator.history_``: ``"epoch"``, ``"loss"``
         and, with a validation split, ``"val_loss"`` and ``"val_score"``.
         Plugins may add keys of their own.
+    global_epoch : int
+        Zero-based index of the epoch since the last fresh fit (see
+        :func:`ensemblekit_epoch_start`).
     """
 
 
 @hookspec
-def ensemblekit_batch_start(estimator, batch, X, y):
+def ensemblekit_batch_start(estimator, batch, X, y, step):
     """Called before each mini-batch's forward pass (stochastic solvers only).
 
     The place for data augmentation: ``X`` is the loop's own copy of the
@@ -129,11 +135,15 @@ def ensemblekit_batch_start(estimator, batch, X, y):
         (keeping its shape and dtype).
     y : ndarray of shape (batch_size, n_outputs)
         The batch's (binarised) targets.  Read only.
+    step : int
+        Zero-based index of this optimizer step since the last fresh fit,
+        counted across ``partial_fit`` calls and warm starts
+        (``estimator.n_steps_`` before the step).
     """
 
 
 @hookspec
-def ensemblekit_batch_end(estimator, batch, loss):
+def ensemblekit_batch_end(estimator, batch, loss, step):
     """Called after each mini-batch's optimizer step.
 
     Parameters
@@ -144,6 +154,9 @@ def ensemblekit_batch_end(estimator, batch, loss):
         Zero-based index of the mini-batch within the epoch.
     loss : float
         The batch's loss, penalties included.
+    step : int
+        Zero-based index of the step just taken since the last fresh fit
+        (see :func:`ensemblekit_batch_start`).
     """
 
 
@@ -167,6 +180,43 @@ def ensemblekit_should_stop(estimator, epoch, record):
     stop : bool or None
         ``True`` to stop, ``False`` to forbid other plugins' votes,
         ``None`` to abstain.
+    """
+
+
+@hookspec(firstresult=True)
+def ensemblekit_learning_rate(estimator, global_epoch, step, steps_per_epoch,
+                              learning_rate_init):
+    """Return the step size of the next optimizer step: learning-rate schedules.
+
+    Called before every mini-batch of the stochastic solvers, before
+    :func:`ensemblekit_batch_start`; the value returned is set with
+    ``estimator.optimizer_.set_learning_rate`` (Adam still applies its bias
+    correction to it).  At most one plugin of a network may implement this
+    hook: two schedules would silently overwrite each other, so a second one
+    is a :class:`~ensemblekit.PluginError` naming both.  The counters run
+    across ``partial_fit`` calls and warm starts, and restart with a fresh
+    ``fit``, so per-step schedules (warm restarts, warm-up, one-cycle) work
+    with incremental training too.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The estimator being fitted.
+    global_epoch : int
+        Zero-based index of the current epoch since the last fresh fit
+        (``estimator.n_epochs_``).
+    step : int
+        Zero-based index of the coming optimizer step since the last fresh
+        fit (``estimator.n_steps_``).
+    steps_per_epoch : int
+        Mini-batches per epoch in this call (``ceil(n_samples / batch_size)``).
+    learning_rate_init : float
+        The estimator's ``learning_rate_init``.
+
+    Returns
+    -------
+    learning_rate : float or None
+        The step size, finite and ``>= 0``; ``None`` leaves it as it is.
     """
 
 
@@ -270,7 +320,7 @@ def ensemblekit_penalty(estimator, coefs, intercepts, coef_grads, intercept_grad
 # training: optimizer step
 # --------------------------------------------------------------------------
 @hookspec
-def ensemblekit_before_step(estimator, params, grads):
+def ensemblekit_before_step(estimator, params, grads, step):
     """Called after the gradients are complete, before the optimizer step.
 
     Modify ``grads`` in place (gradient clipping, decoupled weight decay).
@@ -284,11 +334,14 @@ def ensemblekit_before_step(estimator, params, grads):
         scales and shifts.
     grads : list of ndarray
         Their gradients, in the same order and shapes.
+    step : int
+        Zero-based index of this optimizer step since the last fresh fit
+        (see :func:`ensemblekit_batch_start`).
     """
 
 
 @hookspec
-def ensemblekit_after_step(estimator, params):
+def ensemblekit_after_step(estimator, params, step):
     """Called after the optimizer step.
 
     Modify ``params`` in place (weight constraints such as max-norm).
@@ -299,6 +352,8 @@ def ensemblekit_after_step(estimator, params):
         The estimator being fitted.
     params : list of ndarray
         All trainable arrays, as in :func:`ensemblekit_before_step`.
+    step : int
+        Zero-based index of the step just taken since the last fresh fit.
     """
 
 

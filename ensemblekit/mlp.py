@@ -62,6 +62,7 @@ from .plugins import (
     ENSEMBLE_ROLES,
     Hooks,
     Plugin,
+    PluginError,
     get_registry,
     plugin_name,
     plugin_role,
@@ -125,6 +126,9 @@ def _bound(hook: Callable[..., Any] | None, estimator: BaseMLP
 @dataclass
 class _Run:
     """What one stochastic fit works with, allocated once: the loop's state, named."""
+
+    steps_per_epoch: int
+    schedule: str | None  # the plugin implementing ensemblekit_learning_rate
 
     X: Any  # the training rows (dense or sparse), the validation split taken out
     y: np.ndarray
@@ -347,6 +351,8 @@ class BaseMLP(BaseEstimator):
                     rng: np.random.Generator) -> None:
         self.n_iter_ = 0
         self.t_ = 0
+        self.n_epochs_ = 0
+        self.n_steps_ = 0
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(layer_units)
         if not is_classifier(self):
@@ -626,6 +632,8 @@ class BaseMLP(BaseEstimator):
         """Everything a stochastic fit works with, allocated once."""
         if not incremental or not hasattr(self, "optimizer_"):
             self.optimizer_ = self._make_optimizer()
+        if not hasattr(self, "n_steps_"):  # weights set by hand, or a model file of 0.1
+            self.n_epochs_ = self.n_steps_ = 0
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         validation = None
@@ -651,6 +659,8 @@ class BaseMLP(BaseEstimator):
         callbacks = self._callbacks(hooks)
         dense = not sparse.issparse(X)
         return _Run(
+            steps_per_epoch=-(-n_samples // batch_size),
+            schedule=next(iter(hooks.implementers("ensemblekit_learning_rate")), None),
             X=X, y=y, sample_weight=sample_weight, validation=validation,
             batch_size=batch_size, rng=rng, hooks=hooks, callbacks=callbacks,
             arch=self._architecture(), flat=flat, flat_trainable=flat[:layout.n_trainable],
@@ -695,7 +705,7 @@ class BaseMLP(BaseEstimator):
         """One pass over the training rows in mini-batches; its mean loss."""
         hooks = run.hooks
         if hooks.epoch_start is not None:
-            hooks.epoch_start(estimator=self, epoch=epoch)
+            hooks.epoch_start(estimator=self, epoch=epoch, global_epoch=self.n_epochs_)
         n_samples = run.X.shape[0]
         if self.shuffle:
             run.order = run.rng.permutation(n_samples)
@@ -707,7 +717,9 @@ class BaseMLP(BaseEstimator):
 
     def _train_step(self, run: _Run, batch: int, rows: np.ndarray) -> float:
         """Gather one mini-batch, compute its loss and gradient, update; its loss."""
-        hooks, nb = run.hooks, len(rows)
+        hooks, nb, step = run.hooks, len(rows), self.n_steps_
+        if hooks.learning_rate is not None:
+            self._schedule_step(run, step)
         # mode="clip": the indices are a permutation, always valid, and numpy
         # buffers ``out`` in the default mode="raise" (3x slower)
         if run.x_buf is not None:
@@ -717,25 +729,45 @@ class BaseMLP(BaseEstimator):
         yb = np.take(run.y, rows, axis=0, out=run.y_buf[:nb], mode="clip")
         swb = None if run.sample_weight is None else run.sample_weight[rows]
         if hooks.batch_start is not None:
-            hooks.batch_start(estimator=self, batch=batch, X=Xb, y=yb)
+            hooks.batch_start(estimator=self, batch=batch, X=Xb, y=yb, step=step)
         with np.errstate(over="ignore", invalid="ignore"):
             loss = _network.loss_and_grad(run.arch, run.params, Xb, yb, swb, run.bufs,
                                           run.grads, _layers.BN_MOMENTUM, *run.callbacks)
         if hooks.before_step is not None:
-            hooks.before_step(estimator=self, params=run.trainable, grads=run.grad_arrays)
+            hooks.before_step(estimator=self, params=run.trainable, grads=run.grad_arrays,
+                              step=step)
         with np.errstate(over="ignore", invalid="ignore"):
             self.optimizer_.update(run.flat_trainable, run.gflat)
+        self.n_steps_ = step + 1
         if hooks.after_step is not None:
-            hooks.after_step(estimator=self, params=run.trainable)
+            hooks.after_step(estimator=self, params=run.trainable, step=step)
         if hooks.batch_end is not None:
-            hooks.batch_end(estimator=self, batch=batch, loss=loss)
+            hooks.batch_end(estimator=self, batch=batch, loss=loss, step=step)
         return loss
+
+    def _schedule_step(self, run: _Run, step: int) -> None:
+        """Set the step size the schedule plugin asks for this step (if it asks)."""
+        assert run.hooks.learning_rate is not None
+        rate = run.hooks.learning_rate(
+            estimator=self, global_epoch=self.n_epochs_, step=step,
+            steps_per_epoch=run.steps_per_epoch, learning_rate_init=self.learning_rate_init)
+        if rate is None:
+            return
+        value = float(rate) if isinstance(rate, Real) and not isinstance(rate, bool) else np.nan
+        if not (np.isfinite(value) and value >= 0):
+            raise PluginError(
+                f"plugin {run.schedule!r} returned the learning rate {rate!r} for step "
+                f"{step}; a learning rate must be a finite number >= 0."
+            )
+        self.optimizer_.set_learning_rate(value)
 
     def _end_epoch(self, run: _Run, epoch: int, loss: float, incremental: bool
                    ) -> str | None:
         """Record an epoch and decide: ``None`` goes on, ``"stop"`` or ``"diverged"`` end."""
         hooks = run.hooks
         self.n_iter_ += 1
+        global_epoch = self.n_epochs_
+        self.n_epochs_ += 1
         self.loss_ = loss
         self.t_ += run.X.shape[0]
         self.loss_curve_.append(self.loss_)
@@ -747,7 +779,8 @@ class BaseMLP(BaseEstimator):
                                           run.best_params)
         self.history_.append(record)
         if hooks.epoch_end is not None:
-            hooks.epoch_end(estimator=self, epoch=epoch, record=record)
+            hooks.epoch_end(estimator=self, epoch=epoch, record=record,
+                            global_epoch=global_epoch)
         if not finite:
             self._on_diverged(run.flat, run.last_finite)
             return "diverged"
@@ -1521,7 +1554,7 @@ FITTED_ATTRIBUTES = (
     "out_activation_", "coefs_", "intercepts_", "bn_gammas_", "bn_betas_",
     "bn_running_means_", "bn_running_vars_", "history_", "loss_curve_", "loss_",
     "best_loss_", "validation_scores_", "best_validation_score_",
-    "_no_improvement_count", "plugins_",
+    "_no_improvement_count", "plugins_", "n_epochs_", "n_steps_",
 )
 #: A classifier's: the above, its classes and the label binarizer they map through.
 CLASSIFIER_FITTED_ATTRIBUTES = (*FITTED_ATTRIBUTES, "classes_", "_label_binarizer")

@@ -57,6 +57,7 @@ BUILTIN_PLUGIN_MODULES: tuple[str, ...] = (
     "ensemblekit.default_plugins.bagging",
     "ensemblekit.default_plugins.snapshot",
     "ensemblekit.default_plugins.mc_dropout",
+    "ensemblekit.default_plugins.schedules",
 )
 
 ENTRY_POINT_GROUP = "ensemblekit"
@@ -468,6 +469,13 @@ _TRAINING_HOOKS = tuple(
 )
 
 
+#: Hooks at most one plugin of a network may implement, and why.
+_EXCLUSIVE_HOOKS = {
+    "ensemblekit_learning_rate": "a network follows one learning-rate schedule, and "
+                                 "each would overwrite the other's step size",
+}
+
+
 class Hooks:
     """The training hooks of one fit, with unimplemented hooks set to ``None``.
 
@@ -507,6 +515,7 @@ class Hooks:
     fit_end: Callable[..., Any] | None
     fit_start: Callable[..., Any] | None
     forward_hidden: Callable[..., Any] | None
+    learning_rate: Callable[..., Any] | None
     member_outputs: Callable[..., Any] | None
     penalty: Callable[..., Any] | None
     predict_hidden: Callable[..., Any] | None
@@ -536,9 +545,16 @@ class Hooks:
             raise PluginError(
                 f"plugin {exc.plugin!r} implements a hook that does not exist: {exc}"
             ) from None
+        self._pm = pm
+        for hook in _EXCLUSIVE_HOOKS:  # a second one would silently override the first
+            names = self.implementers(hook)
+            if len(names) > 1:
+                raise PluginError(
+                    f"plugins {', '.join(map(repr, sorted(names)))} all implement {hook}: "
+                    f"{_EXCLUSIVE_HOOKS[hook]}; keep one of them."
+                )
         if _flag("ENSEMBLEKIT_TRACE_PLUGINS"):
             pm.add_hookcall_monitoring(_trace_call, lambda *args: None)
-        self._pm = pm
         for hook in _TRAINING_HOOKS:
             caller = getattr(pm.hook, hook)
             if caller.get_hookimpls():
@@ -546,6 +562,23 @@ class Hooks:
                 guard = owned if hook != "ensemblekit_fit_end" else None
                 setattr(self, hook[len("ensemblekit_"):], _guarded(caller, pm, guard))
                 self.any = True
+
+    def implementers(self, hook: str) -> list[str]:
+        """Name the plugins that implement ``hook``, in pluggy's call order.
+
+        Parameters
+        ----------
+        hook : str
+            Full hook name, e.g. ``"ensemblekit_learning_rate"``.
+
+        Returns
+        -------
+        list of str
+            The plugins' names (empty when none does).
+        """
+        if not hasattr(self, "_pm"):
+            return []
+        return [i.plugin_name for i in reversed(getattr(self._pm.hook, hook).get_hookimpls())]
 
     def direct(self, hook: str) -> DirectHook | None:
         """Return a picklable caller of ``hook`` that needs no plugin manager.

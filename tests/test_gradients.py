@@ -42,9 +42,9 @@ from ensemblekit import (
     Plugin,
     WeightDecay,
     _layers,
+    _network,
     hookimpl,
 )
-from ensemblekit import _network
 from ensemblekit.mlp import BaseMLP
 from ensemblekit.plugins import Hooks
 

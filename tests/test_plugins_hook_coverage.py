@@ -55,7 +55,8 @@ TRAINING = ["ensemblekit_fit_start", "ensemblekit_fit_end", "ensemblekit_epoch_s
             "ensemblekit_epoch_end", "ensemblekit_batch_start", "ensemblekit_batch_end",
             "ensemblekit_should_stop", "ensemblekit_forward_hidden",
             "ensemblekit_backward_hidden", "ensemblekit_predict_hidden",
-            "ensemblekit_penalty", "ensemblekit_before_step", "ensemblekit_after_step"]
+            "ensemblekit_penalty", "ensemblekit_before_step", "ensemblekit_after_step",
+            "ensemblekit_learning_rate"]
 ENSEMBLE = ["ensemblekit_check_ensemble", "ensemblekit_prepare_runs",
             "ensemblekit_sample_member", "ensemblekit_collect_members",
             "ensemblekit_member_outputs", "ensemblekit_combine"]
@@ -100,6 +101,16 @@ def test_every_training_hook_is_called_with_the_documented_arguments(recorded):
         assert [c["epoch"] for c in calls[hook]] == [0, 1]
         assert [c["record"] for c in calls[hook]] == clf.history_
     assert [c["batch"] for c in calls["ensemblekit_batch_start"]] == [0, 1, 2] * n_epochs
+    steps = list(range(n_batches * n_epochs))  # global counters
+    for hook in ("ensemblekit_learning_rate", "ensemblekit_batch_start",
+                 "ensemblekit_before_step", "ensemblekit_after_step", "ensemblekit_batch_end"):
+        assert [c["step"] for c in calls[hook]] == steps
+    for hook in ("ensemblekit_epoch_start", "ensemblekit_epoch_end"):
+        assert [c["global_epoch"] for c in calls[hook]] == [0, 1]
+    rates = calls["ensemblekit_learning_rate"]
+    assert [c["global_epoch"] for c in rates] == [0] * n_batches + [1] * n_batches
+    assert {(c["steps_per_epoch"], c["learning_rate_init"]) for c in rates} == {(3, 0.001)}
+    assert clf.n_steps_ == 6 and clf.n_epochs_ == 2
     for c in calls["ensemblekit_batch_start"]:
         assert c["X"].shape[1] == 4 and c["y"].shape == (c["X"].shape[0], 3)
     assert all(np.isfinite(c["loss"]) for c in calls["ensemblekit_batch_end"])

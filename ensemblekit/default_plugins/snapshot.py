@@ -35,9 +35,10 @@ class SnapshotCollector(Plugin):
 
     In epoch ``e`` the step size is
     ``lr_max / 2 * (1 + cos(pi * (e mod cycle_epochs) / cycle_epochs))``.
-    It is set through the estimator's public ``optimizer_.set_learning_rate``
-    (which Adam rescales by its bias correction every step).  A cycle that
-    ended with a non-finite weight is not kept.
+    It is the ``ensemblekit_learning_rate`` hook's answer, the seam every
+    learning-rate schedule uses (so a second schedule on the same network is
+    an error naming both).  A cycle that ended with a non-finite weight is
+    not kept.
 
     Parameters
     ----------
@@ -72,16 +73,15 @@ class SnapshotCollector(Plugin):
         self._lr_max = float(self.lr_max or estimator.learning_rate_init)
 
     @hookimpl
-    def ensemblekit_epoch_start(self, estimator, epoch):
-        """Set this epoch's step size on the optimizer."""
-        phase = (epoch % self.cycle_epochs) / self.cycle_epochs
-        lr = 0.5 * self._lr_max * (1.0 + np.cos(np.pi * phase))
-        estimator.optimizer_.set_learning_rate(lr)
+    def ensemblekit_learning_rate(self, global_epoch):
+        """This epoch's step size: the cosine of its place in the cycle."""
+        phase = (global_epoch % self.cycle_epochs) / self.cycle_epochs
+        return 0.5 * self._lr_max * (1.0 + np.cos(np.pi * phase))
 
     @hookimpl
-    def ensemblekit_epoch_end(self, estimator, epoch):
+    def ensemblekit_epoch_end(self, estimator, global_epoch):
         """At the end of a cycle, keep a copy of the (finite) weights."""
-        if (epoch + 1) % self.cycle_epochs:
+        if (global_epoch + 1) % self.cycle_epochs:
             return
         snapshot = {a: [w.copy() for w in getattr(estimator, a)] for a in WEIGHT_ATTRIBUTES}
         if all(np.isfinite(w).all() for ws in snapshot.values() for w in ws):
