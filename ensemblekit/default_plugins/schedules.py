@@ -37,8 +37,8 @@ def _check(plugin: Plugin, name: str, kind: type, low: float, *, low_open: bool 
     value: Any = getattr(plugin, name)
     if value is None and none_ok:
         return
-    number = float(value) if isinstance(value, kind) and not isinstance(value, bool) else (
-        math.nan)
+    valid = isinstance(value, kind) and not isinstance(value, bool)
+    number = float(value) if valid else math.nan
     ok = math.isfinite(number) and (number > low if low_open else number >= low)
     ok = ok and (high is None or number <= high)
     if not ok:
