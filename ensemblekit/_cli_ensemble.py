@@ -100,7 +100,7 @@ def build_ensemble(task: str, estimator: Any, options: dict) -> Any:
                    strategy=options["strategy"], n_jobs=_n_jobs(options),
                    timeout=options["timeout"], random_state=options["random_state"])
     try:  # resolve and check the plugins now: a typo or bad weights fail before training
-        ensemble._checked_plugins()
+        ensemble.check_plugins()
     except (ValueError, TypeError) as exc:
         raise click.ClickException(str(exc)) from None
     return ensemble

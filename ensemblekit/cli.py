@@ -765,14 +765,14 @@ def _not_loaded() -> list[dict[str, str]]:
     import importlib.metadata
     import os
 
-    from .plugins import ENTRY_POINT_GROUP, _flag
+    from .plugins import ENTRY_POINT_GROUP, env_flag
 
     registry = get_registry()
     loaded = {n for n, _ in registry.manager.list_name_plugin()} if registry.manager else set()
     failed = {f["name"] for f in registry.failures}
     allow = os.environ.get("ENSEMBLEKIT_LOAD_PLUGINS")
     reason = ("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD is set"
-              if _flag("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD")
+              if env_flag("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD")
               else f"not listed in ENSEMBLEKIT_LOAD_PLUGINS={allow}")
     skipped = []
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
