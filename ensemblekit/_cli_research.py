@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _cli_data as data_
 from . import _cli_ensemble as ensemble_
 from . import reproduce as reproduce_
+from ._figures import figure
 from .cli import (
     _build_model,
     _check_out,
@@ -178,14 +179,14 @@ def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: 
         record["test"] = metrics
     if results_out:
         with atomic_write(results_out) as handle:
-            handle.write((json.dumps(reproduce_._jsonable(record), indent=1) + "\n").encode())
+            handle.write((json.dumps(reproduce_.jsonable(record), indent=1) + "\n").encode())
         click.echo(f"results written to {results_out}")
     continuous = sum(isinstance(s, tuple) for s in searcher.final_ranges_.values())
     if plot and not continuous:
         raise click.ClickException("--plot draws the ranges of LOW:HIGH parameters, and "
                                    "every --param here is a list of choices")
     if plot:
-        fig, axes = reproduce_._figure(1, continuous, size=(4.5 * continuous, 3.8))
+        fig, axes = figure(1, continuous, size=(4.5 * continuous, 3.8))
         searcher.plot_rounds(ax=axes[0])
         fig.savefig(plot, dpi=110)
         click.echo(f"plot written to {plot}")
