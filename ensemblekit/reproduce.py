@@ -753,7 +753,7 @@ def _best_recipe(seeds: list[int], quick: bool) -> dict[str, Any]:
                            "ensemblekit)"}
     digits = load_digits(as_frame=True)
     X, y = digits.data, digits.target.to_numpy()
-    shortened = {"max_iter": 30} if quick else {}
+    shortened: dict[str, Any] = {"max_iter": 30} if quick else {}
     scores = []
     for seed in seeds:
         model = model_from_config(config, "classification", list(X.columns),

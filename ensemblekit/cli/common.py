@@ -1,8 +1,8 @@
-"""What the commands share: error handling, files, and the options of ``train``.
+"""What the commands share: errors, files, and the options of ``train``.
 
 Usage errors exit with status 2 (click's rule), problems with the user's
-files or settings with status 1 and one line on stderr; ``--debug`` (before
-the command) shows the traceback instead.  The model options of ``train``
+files or settings with status 1 and one line on stderr
+(:class:`click.ClickException`).  The model options of ``train``
 (also those of ``search``) are built from :data:`ensemblekit.config.SETTINGS`,
 and their values turned into a model by :func:`ensemblekit.config.build_model`;
 this module turns that library's errors into click's.
@@ -11,7 +11,6 @@ this module turns that library's errors into click's.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,46 +22,12 @@ from .. import config
 from ..io import ModelFileError, atomic_write, load
 from ..plugins import ENSEMBLE_ROLES, get_registry, plugin_role
 
-__all__ = ["LABEL", "Group", "build_model", "check_out", "echo_metrics", "load_model",
+__all__ = ["LABEL", "build_model", "check_out", "echo_metrics", "load_model",
            "option_name", "setting_errors", "train_params", "write_text"]
 
 #: Metric keys and how the commands print them.
 LABEL = {"accuracy": "accuracy", "f1_macro": "F1 (macro)", "log_loss": "log-loss",
          "ece": "ECE", "r2": "R²", "rmse": "RMSE", "mae": "MAE", "nll": "NLL"}
-
-
-class Group(click.Group):
-    """A group that turns any unexpected exception into one line (exit 1)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; report an unexpected exception in one line.
-
-        Parameters
-        ----------
-        ctx : click.Context
-            The group's context (``--debug`` shows the traceback instead).
-
-        Returns
-        -------
-        object
-            What the command returns.
-        """
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except BrokenPipeError:  # the reader went away (``... | head``): not an error
-            # point stdout at devnull so the interpreter's final flush stays quiet
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise click.exceptions.Exit(0) from None
-        except Exception as exc:
-            if ctx.params.get("debug"):
-                raise
-            lines = str(exc).strip().splitlines()
-            text = lines[0] if lines else ""
-            raise click.ClickException(
-                f"{type(exc).__name__}: {text} (run 'ensemblekit --debug ...' for the "
-                "traceback)") from exc
 
 
 # --------------------------------------------------------------------------

@@ -65,6 +65,13 @@ MAX_MAGNITUDE = 1e150
 def check_magnitudes(values: pd.DataFrame, what: str = "column") -> None:
     """Refuse numeric columns with infinite values or values too large to scale.
 
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        Numeric columns.
+    what : str, default="column"
+        What a column is called in the message (``"target column"``).
+
     Raises
     ------
     click.ClickException
@@ -127,7 +134,17 @@ def _closest(name: str, choices: list[str]) -> str:
 
 
 def check_column(frame: pd.DataFrame, column: str, source: str) -> None:
-    """Raise a one-line error, with the closest names, if ``column`` is missing."""
+    """Raise a one-line error, with the closest names, if ``column`` is missing.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    column : str
+        The column it must have.
+    source : str
+        The table's file, named in the error.
+    """
     columns = [str(c) for c in frame.columns]
     if column not in columns:
         raise click.ClickException(
@@ -140,6 +157,16 @@ def infer_task(target: pd.Series) -> str:
     Non-numeric or boolean targets are class labels; numbers are a class
     label when they are all whole and take at most :data:`MAX_AUTO_CLASSES`
     distinct values, and a quantity otherwise.
+
+    Parameters
+    ----------
+    target : pandas.Series
+        The target column.
+
+    Returns
+    -------
+    str
+        ``"classification"`` or ``"regression"``.
     """
     values = target.dropna()
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -188,7 +215,22 @@ def target_values(frame: pd.DataFrame, column: str, task: str) -> np.ndarray:
 
 
 def drop_missing_target(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, int]:
-    """Drop rows whose target is missing; return the rest and how many went."""
+    """Drop rows whose target is missing; return the rest and how many went.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    column : str
+        The target column.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The rows with a target.
+    dropped : int
+        How many rows were dropped.
+    """
     keep = frame[column].notna()
     if not keep.any():
         raise click.ClickException(f"target column {column!r} has no values")
@@ -196,7 +238,18 @@ def drop_missing_target(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame,
 
 
 def split_kinds(features: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Split feature columns into numeric and categorical (anything else, bools too)."""
+    """Split feature columns into numeric and categorical (anything else, bools too).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        The feature columns.
+
+    Returns
+    -------
+    numeric, categorical : list of str
+        The column names of each kind.
+    """
     numeric, categorical = [], []
     for name in features.columns:
         column = features[name]
@@ -214,6 +267,20 @@ def prepare_features(frame: pd.DataFrame, numeric: list[str], categorical: list[
     Numeric columns become float64 (missing values as NaN); categorical ones
     become objects holding strings (missing values as NaN), so a category
     reads the same whether pandas parsed the column as numbers or text.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table read.
+    numeric, categorical : list of str
+        The feature columns of each kind.
+    source : str
+        The table's file, named in the errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The feature columns, numeric ones first.
 
     Raises
     ------
@@ -252,7 +319,7 @@ def prepare_features(frame: pd.DataFrame, numeric: list[str], categorical: list[
 class TrainingTable:
     """DATA read for ``train`` and ``search``: features, target and what was found.
 
-    Attributes
+    Parameters
     ----------
     X : pandas.DataFrame
         Feature columns, numbers as floats and the rest as strings.
@@ -298,6 +365,7 @@ def load_training_table(data: str | None, target: str | None, task: str) -> Trai
     Returns
     -------
     TrainingTable
+        The features, the target and what was read.
 
     Raises
     ------
@@ -347,6 +415,20 @@ def feature_columns(model: Any, metadata: dict,
     Python reads the columns it was fitted on (``feature_names_in_``) as
     numbers, or, fitted on an unnamed array, every column of ``frame`` in
     order when their number matches.
+
+    Parameters
+    ----------
+    model : estimator
+        The loaded model.
+    metadata : dict
+        Its model file's metadata.
+    frame : pandas.DataFrame
+        The feature columns given.
+
+    Returns
+    -------
+    numeric, categorical : list of str
+        The columns of each kind the model reads.
     """
     if "numeric_columns" in metadata:
         return list(metadata["numeric_columns"]), list(metadata["categorical_columns"])
@@ -366,6 +448,16 @@ def final_estimator(model: Any) -> Any:
 
     A :class:`~sklearn.compose.TransformedTargetRegressor` (the standardised
     target of ``train --scale-target``) is looked through.
+
+    Parameters
+    ----------
+    model : estimator
+        A model, or a pipeline ending in one.
+
+    Returns
+    -------
+    estimator
+        The network or ensemble.
     """
     last = model[-1] if isinstance(model, Pipeline) else model
     if isinstance(last, TransformedTargetRegressor):
@@ -374,7 +466,18 @@ def final_estimator(model: Any) -> Any:
 
 
 def target_scale(model: Any) -> float:
-    """Factor from the network's target units to the data's (1 when unscaled)."""
+    """Factor from the network's target units to the data's (1 when unscaled).
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted model, or a pipeline ending in one.
+
+    Returns
+    -------
+    float
+        The standardised target's scale, or 1.
+    """
     last = model[-1] if isinstance(model, Pipeline) else model
     if isinstance(last, TransformedTargetRegressor):
         return float(last.transformer_.scale_[0])
@@ -383,7 +486,23 @@ def target_scale(model: Any) -> float:
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
                            classes: np.ndarray) -> dict[str, Any]:
-    """Accuracy, macro F1, log-loss, ECE and the confusion matrix."""
+    """Accuracy, macro F1, log-loss, ECE and the confusion matrix.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray
+        The true labels.
+    proba : numpy.ndarray
+        Predicted probabilities, one column per class.
+    classes : numpy.ndarray
+        The model's classes, in the columns' order.
+
+    Returns
+    -------
+    dict
+        ``n_samples``, the scores, ``labels`` and ``confusion_matrix`` (rows:
+        true labels).
+    """
     known = set(classes.tolist())
     unseen = sorted({str(v) for v in pd.unique(y_true) if v not in known})
     if unseen:
@@ -404,7 +523,22 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
 
 def regression_metrics(y_true: np.ndarray, pred: np.ndarray,
                        std: np.ndarray | None = None) -> dict[str, Any]:
-    """R², RMSE and MAE; with a predictive ``std`` also the Gaussian NLL."""
+    """R², RMSE and MAE; with a predictive ``std`` also the Gaussian NLL.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray
+        The true values.
+    pred : numpy.ndarray
+        The predictions.
+    std : numpy.ndarray or None, default=None
+        Predicted standard deviations (an ensemble's spread).
+
+    Returns
+    -------
+    dict
+        ``n_samples``, ``r2``, ``rmse``, ``mae`` and maybe ``nll``.
+    """
     metrics = {
         "n_samples": int(len(y_true)),
         "r2": float(r2_score(y_true, pred)),

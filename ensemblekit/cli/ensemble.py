@@ -30,6 +30,17 @@ def parallel_backend(options: dict) -> Iterator[str]:
     ``--backend dask`` and no ``--scheduler`` a local cluster (one
     single-threaded worker process per core, on 127.0.0.1, no dashboard) is
     started for the block and closed after it.
+
+    Parameters
+    ----------
+    options : dict
+        ``train``'s options (``n_estimators``, ``backend``, ``scheduler``,
+        ``n_jobs``).
+
+    Yields
+    ------
+    str
+        Where the members train.
     """
     if options["n_estimators"] == 1:
         yield "this process"
@@ -76,6 +87,18 @@ def member_reporter(
     ``"bar"`` advances a tqdm bar over the members,
     ``"lines"`` prints one line per finished member on stderr, ``None``
     reports nothing.
+
+    Parameters
+    ----------
+    mode : {"bar", "lines"} or None
+        How to report.
+
+    Returns
+    -------
+    report : callable or None
+        Called with (members done, members in all, the member's status).
+    close : callable
+        Closes the bar.
     """
     if mode is None:
         return None, lambda: None

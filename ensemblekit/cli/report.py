@@ -143,6 +143,11 @@ def write_report(model: Any, metadata: dict, out_dir: Path, model_name: str,
     metrics : dict or None
         Scores on extra data (``evaluate``'s), adding a confusion matrix for
         classifiers and a table.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNG files written, then ``index.md``.
     """
     estimator = final_estimator(model)
     members = getattr(estimator, "estimators_", None)
