@@ -383,8 +383,11 @@ class _BaseEnsemble(BaseEstimator):
             plugins.append(("strategy", _resolve_role(self.strategy, "strategy")))
         return plugins
 
-    def _checked_plugins(self) -> tuple[list[tuple[str, Plugin]], Hooks]:
-        """The ensemble's plugins and their hooks, once they accepted this configuration.
+    def check_plugins(self) -> tuple[list[tuple[str, Plugin]], Hooks]:
+        """Resolve the combiner, sampler and strategy, and let them check this ensemble.
+
+        Called by ``fit``; call it first to refuse a misspelled plugin or
+        settings a plugin rejects before any member is trained.
 
         Returns
         -------
@@ -494,7 +497,7 @@ class _BaseEnsemble(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                                  ensure_non_negative=True)
         template = self._template()
-        plugins, hooks = self._checked_plugins()
+        plugins, hooks = self.check_plugins()
         with _configuration_errors():
             n_runs = None
             if hooks.prepare_runs is not None:

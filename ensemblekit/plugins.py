@@ -45,6 +45,7 @@ __all__ = [
     "Plugin",
     "PluginError",
     "PluginLoadWarning",
+    "env_flag",
     "get_registry",
     "plugin_role",
     "resolve_plugins",
@@ -71,7 +72,19 @@ class PluginError(RuntimeError):
     """A plugin failed while a hook ran, or the plugin set is inconsistent."""
 
 
-def _flag(name: str) -> bool:
+def env_flag(name: str) -> bool:
+    """Whether the switch in environment variable ``name`` is on.
+
+    Parameters
+    ----------
+    name : str
+        The variable, e.g. ``"ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD"``.
+
+    Returns
+    -------
+    bool
+        False when the variable is unset, empty or ``"0"``; True otherwise.
+    """
     value = os.environ.get(name, "")
     return value not in ("", "0")
 
@@ -270,10 +283,10 @@ def build_registry(entry_points: Iterable[importlib.metadata.EntryPoint] | None 
         module = importlib.import_module(modname)
         _register_module(registry, pm, module, modname, ("ensemblekit", _version()))
     if entry_points is None:
-        if _flag("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD"):
+        if env_flag("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD"):
             return registry
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-    strict = _flag("ENSEMBLEKIT_STRICT_PLUGINS")
+    strict = env_flag("ENSEMBLEKIT_STRICT_PLUGINS")
     for ep in entry_points:
         dist, version = _dist_name(ep)
         if ep.value.split(":")[0] in BUILTIN_PLUGIN_MODULES or pm.has_plugin(ep.name):
@@ -553,7 +566,7 @@ class Hooks:
                     f"plugins {', '.join(map(repr, sorted(names)))} all implement {hook}: "
                     f"{_EXCLUSIVE_HOOKS[hook]}; keep one of them."
                 )
-        if _flag("ENSEMBLEKIT_TRACE_PLUGINS"):
+        if env_flag("ENSEMBLEKIT_TRACE_PLUGINS"):
             pm.add_hookcall_monitoring(_trace_call, lambda *args: None)
         for hook in _TRAINING_HOOKS:
             caller = getattr(pm.hook, hook)

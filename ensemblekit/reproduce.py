@@ -41,6 +41,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import RandomizedSearchCV, ShuffleSplit
 from threadpoolctl import threadpool_limits
 
+from ._figures import figure
+from .config import model_from_config
 from .default_plugins.dropout import Dropout
 from .default_plugins.weight_decay import WeightDecay
 from .ensemble import EnsembleClassifier
@@ -56,6 +58,7 @@ __all__ = [
     "dropout",
     "ensemble",
     "init",
+    "jsonable",
     "optimizers",
     "overfitting",
     "run",
@@ -162,30 +165,30 @@ def _stats(values: Any) -> dict[str, Any]:
         return {"mean": np.nanmean(a, axis=0), "std": np.nanstd(a, axis=0)}
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain Python for ``json``: arrays to lists, floats to 6 digits, NaN to ``None``."""
+def jsonable(value: Any) -> Any:
+    """Plain Python for ``json``: arrays to lists, floats to 6 digits, NaN to ``None``.
+
+    Parameters
+    ----------
+    value : object
+        Nested dicts, lists and tuples of numbers, arrays and numpy scalars.
+
+    Returns
+    -------
+    object
+        The same structure in ``json``-ready types (dict keys as strings).
+    """
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
-        return _jsonable(value.item())
+        return jsonable(value.item())
     if isinstance(value, float):  # 6 significant digits: enough for every plot
         return float(f"{value:.6g}") if np.isfinite(value) else None
     return value
-
-
-def _figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (5.5, 3.8)):
-    """A new matplotlib figure (no pyplot state) and its 2-D array of axes."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError("writing figures needs matplotlib: pip install "
-                          "'ensemblekit[plot]' (or pip install matplotlib).") from exc
-    fig = Figure(figsize=size, layout="constrained")
-    return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
 def _save(fig: Any, out: Path, name: str) -> str:
@@ -250,7 +253,7 @@ def optimizers(out: str | Path | None = None, *, seeds: int | None = None,
         "summary": [{"optimizer": n, "final training loss": final[n]} for n in OPTIMIZERS],
     }
     if out is not None:
-        fig, axes = _figure()
+        fig, axes = figure()
         for name in OPTIMIZERS:
             _band(axes[0, 0], results["epochs"], loss[name], name)
         axes[0, 0].set(xlabel="epoch", ylabel="training loss", yscale="log",
@@ -337,7 +340,7 @@ def init(out: str | Path | None = None, *, seeds: int | None = None,
                      "final training loss": final[n]} for n in _INITS],
     }
     if out is not None:
-        fig, axes = _figure(len(_INITS), 5, size=(11, 6))
+        fig, axes = figure(len(_INITS), 5, size=(11, 6))
         for row, name in enumerate(_INITS):
             for col, counts in enumerate(activations[name]["histogram"]):
                 ax = axes[row, col]
@@ -346,7 +349,7 @@ def init(out: str | Path | None = None, *, seeds: int | None = None,
                 ax.tick_params(labelsize=7)
         fig.suptitle("Positive ReLU activations at initialisation (zeros left out)")
         figures = [_save(fig, Path(out), "init_activations")]
-        fig, axes = _figure()
+        fig, axes = figure()
         for name in _INITS:
             _band(axes[0, 0], results["epochs"], loss[name], name)
         axes[0, 0].set(xlabel="epoch", ylabel="training loss", yscale="log",
@@ -415,7 +418,7 @@ def batch_norm(out: str | Path | None = None, *, seeds: int | None = None,
     if out is not None:
         ncols = 4
         nrows = -(-len(scales) // ncols)
-        fig, axes = _figure(nrows, ncols, size=(11, 2.4 * nrows))
+        fig, axes = figure(nrows, ncols, size=(11, 2.4 * nrows))
         for i, scale in enumerate(scales):
             ax = axes.flat[i]
             _band(ax, results["epochs"], runs["batch_norm"][i]["train_accuracy"],
@@ -431,7 +434,7 @@ def batch_norm(out: str | Path | None = None, *, seeds: int | None = None,
         fig.supxlabel("epoch")
         fig.supylabel("training accuracy")
         figures = [_save(fig, Path(out), "batch_norm")]
-        fig, axes = _figure()
+        fig, axes = figure()
         for variant, label in (("batch_norm", "batch norm"), ("plain", "plain")):
             stats = {k: np.asarray([r["final_train_accuracy"][k] for r in runs[variant]])
                      for k in ("mean", "std")}
@@ -502,7 +505,7 @@ def _sweep_results(rows: list[dict], label: str, book_value: float,
 
 def _plot_sweep(results: dict, out: Path, name: str, label: str) -> list[str]:
     rows = {r["value"]: r for r in results["sweep"]}
-    fig, axes = _figure(1, 2, size=(11, 3.8))
+    fig, axes = figure(1, 2, size=(11, 3.8))
     ax = axes[0, 0]
     for value, style in ((0.0, "--"), (results["book_value"], "-")):
         _band(ax, results["epochs"], rows[value]["train_accuracy"],
@@ -573,7 +576,7 @@ def overfitting(out: str | Path | None = None, *, seeds: int | None = None,
                      "test accuracy": row["final_test_accuracy"], "gap": row["final_gap"]}],
     }
     if out is not None:
-        fig, axes = _figure()
+        fig, axes = figure()
         ax = axes[0, 0]
         _band(ax, results["epochs"], row["train_accuracy"], "train")
         _band(ax, results["epochs"], row["test_accuracy"], "test")
@@ -709,7 +712,7 @@ def ensemble(out: str | Path | None = None, *, seeds: int | None = None,
         "best_recipe": recipe,
     }
     if out is not None:
-        fig, axes = _figure()
+        fig, axes = figure()
         ax = axes[0, 0]
         _band(ax, results["n_members"], results["ensemble_test_accuracy"],
               "average of the first k networks", marker="o")
@@ -726,8 +729,8 @@ def ensemble(out: str | Path | None = None, *, seeds: int | None = None,
 def _best_recipe(seeds: list[int], quick: bool) -> dict[str, Any]:
     """Train the shipped small-data recipe (``digits300.toml``) and score it on the test digits.
 
-    The recipe is built from its file by the ``train`` command's own config
-    parsing (:func:`ensemblekit.cli.model_from_config`), so this is what
+    The recipe is built from its file by :func:`ensemblekit.config.model_from_config`,
+    which the ``train`` command's ``--config`` shares, so this is what
     ``ensemblekit train TRAIN.csv --config examples/digits300.toml`` trains;
     its preprocessing sees the raw pixels (0-16), as the CLI would.  With
     ``quick`` it trains at most 30 epochs (a smoke run, not the recipe's number).
@@ -735,7 +738,6 @@ def _best_recipe(seeds: list[int], quick: bool) -> dict[str, Any]:
     distributions of ``plugins/``), it is not trained and ``"skipped"`` says
     why, so the rest of the experiment still runs.
     """
-    from .cli import model_from_config  # the CLI imports this module
     from .recipes import RECIPES
 
     config = RECIPES["digits300"]
@@ -751,11 +753,11 @@ def _best_recipe(seeds: list[int], quick: bool) -> dict[str, Any]:
                            "ensemblekit)"}
     digits = load_digits(as_frame=True)
     X, y = digits.data, digits.target.to_numpy()
-    args = ("--max-iter", "30") if quick else ()
+    shortened: dict[str, Any] = {"max_iter": 30} if quick else {}
     scores = []
     for seed in seeds:
         model = model_from_config(config, "classification", list(X.columns),
-                                  args=(*args, "--random-state", str(seed)))
+                                  random_state=seed, **shortened)
         _fit(model, X.iloc[:N_TRAIN], y[:N_TRAIN])
         scores.append(float(np.mean(model.predict(X.iloc[N_TRAIN:]) == y[N_TRAIN:])))
     return {"file": "examples/digits300.toml", "settings": settings,
@@ -849,7 +851,7 @@ def search(out: str | Path | None = None, *, seeds: int | None = None,
                     for m in methods],
     }
     if out is not None:
-        fig, axes = _figure(1, 2, size=(11, 4))
+        fig, axes = figure(1, 2, size=(11, 4))
         scores = np.concatenate([trials[m]["validation_accuracy"] for m in trials])
         for ax, (method, title) in zip(axes[0], (("random", "random search (book)"),
                                                  ("coarse_to_fine", "coarse-to-fine"))):
@@ -861,7 +863,7 @@ def search(out: str | Path | None = None, *, seeds: int | None = None,
                    ylabel="learning rate", title=f"{title}: {budget} trials")
         fig.colorbar(points, ax=axes[0, 1], label="validation accuracy")
         figures = [_save(fig, Path(out), "search")]
-        fig, axes = _figure(1, 2, size=(10, 3.8))
+        fig, axes = figure(1, 2, size=(10, 3.8))
         assert shown is not None  # the coarse-to-fine search of seed 0, always run
         shown.plot_rounds(ax=axes[0])
         figures.append(_save(fig, Path(out), "search_rounds"))
@@ -955,7 +957,7 @@ def run(name: str, out: str | Path | None = None, *, seeds: int | None = None,
     # the networks are small: one BLAS thread is fastest, and threads competing
     # for busy cores made single fits 50 times slower here
     with threadpool_limits(limits=1, user_api="blas"):
-        results = {n: _jsonable({**EXPERIMENTS[n](folder, seeds=seeds, quick=quick),
+        results = {n: jsonable({**EXPERIMENTS[n](folder, seeds=seeds, quick=quick),
                                  "quick": quick}) for n in names}
     if folder is not None:
         path = folder / "results.json"

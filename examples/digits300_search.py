@@ -12,8 +12,8 @@ the test rows ask.
 
 Every candidate is the pipeline ``ensemblekit train`` builds -- its settings
 are written as a TOML config and built by
-:func:`ensemblekit.cli.model_from_config`, which parses it with the ``train``
-command itself (``--config``) and builds what ``train`` would (median
+:func:`ensemblekit.config.model_from_config`, which reads it as the ``train``
+command's ``--config`` does and builds what ``train`` would (median
 imputation and, with ``scale = "maxabs"``, every pixel divided by its largest
 value, then the network) -- so what is measured here is what the CLI trains.
 
@@ -56,7 +56,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from ensemblekit import CoarseToFineSearchCV
-from ensemblekit.cli import model_from_config
+from ensemblekit.config import model_from_config
 
 N_TRAIN = 300
 SEEDS = (0, 1, 2)
@@ -138,9 +138,10 @@ def to_toml(settings: dict[str, Any]) -> str:
 def build_pipeline(settings: dict[str, Any], columns: list[str]) -> Pipeline:
     """The pipeline ``ensemblekit train --config <settings>`` trains.
 
-    The settings are written to a TOML file and parsed by the ``train``
-    command (so unknown or invalid settings fail as they would in the CLI),
-    by :func:`ensemblekit.cli.model_from_config` (which wraps the network in an
+    The settings are written to a TOML file and read as the ``train``
+    command reads its ``--config`` (so unknown or invalid settings fail as they
+    would in the CLI) by :func:`ensemblekit.config.model_from_config` (which
+    wraps the network in an
     :class:`~ensemblekit.EnsembleClassifier` when ``n-estimators`` > 1).
 
     Parameters

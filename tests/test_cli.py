@@ -424,7 +424,7 @@ def test_pickle_model_file_is_refused_unexecuted(files, tmp_path):
 
 
 def test_unexpected_errors_are_one_line_unless_debug(files, tmp_path, monkeypatch):
-    import ensemblekit.cli as cli_module
+    import ensemblekit.cli.train as cli_module
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")

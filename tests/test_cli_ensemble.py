@@ -87,6 +87,25 @@ def test_ensemble_options_need_more_than_one_member(data):
     assert "--n-estimators" in result.output
 
 
+@pytest.mark.parametrize("name, use", [("bootstrap", "--bootstrap"),
+                                       ("vote", "--combiner vote"),
+                                       ("snapshot", "--strategy snapshot")])
+def test_an_ensemble_part_as_plugin_is_a_usage_error_naming_its_option(data, tmp_path,
+                                                                       monkeypatch, name, use):
+    from sklearn.pipeline import Pipeline
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before refusing --plugin")
+
+    monkeypatch.setattr(Pipeline, "fit", no_training)
+    out = tmp_path / "m.ekm"
+    result = run("train", data["iris"], *TINY, "--plugin", name, "--out", out, code=2)
+    assert "Invalid value for --plugin" in result.output
+    assert f"plugin {name!r} is an ensemble" in result.output
+    assert f"use {use}" in result.output
+    assert not out.exists()
+
+
 def test_unknown_combiner_is_refused_before_training_with_the_choices(data):
     result = run("train", data["iris"], *TINY, "--n-estimators", 2, "--combiner", "median",
                  code=1)

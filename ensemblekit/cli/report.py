@@ -1,8 +1,7 @@
 """``ensemblekit report``: learning-curve and confusion-matrix PNGs plus index.md.
 
-matplotlib is optional (``pip install 'ensemblekit[plot]'``); figures are
-drawn on :class:`matplotlib.figure.Figure` objects directly, so no GUI
-backend or global pyplot state is involved.
+matplotlib is optional (``pip install 'ensemblekit[plot]'``); figures come
+from :func:`ensemblekit._figures.figure` (no pyplot state).
 """
 
 from __future__ import annotations
@@ -13,8 +12,9 @@ from typing import Any
 import click
 import numpy as np
 
-from ._cli_data import final_estimator
-from .io import atomic_write
+from .._figures import figure
+from ..io import atomic_write
+from .data import final_estimator
 
 __all__ = ["describe_model", "epochs_trained", "write_report"]
 
@@ -49,15 +49,6 @@ def describe_model(estimator: Any) -> str:
             + " ".join(extras))
 
 
-def _figure() -> Any:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise click.ClickException(
-            "report needs matplotlib: pip install 'ensemblekit[plot]'") from None
-    return Figure(figsize=(6, 4), layout="constrained")
-
-
 def _save(fig: Any, path: Path) -> Path:
     with atomic_write(path) as fh:
         fig.savefig(fh, format="png", dpi=100)
@@ -69,8 +60,8 @@ def _curves(history: list[dict], keys: tuple[str, ...], ylabel: str, title: str,
     present = [k for k in keys if any(k in record for record in history)]
     if not present:
         return None
-    fig = _figure()
-    ax = fig.add_subplot()
+    fig, axes = figure(size=(6, 4))
+    ax = axes[0, 0]
     for key in present:
         epochs = [r["epoch"] for r in history if key in r]
         ax.plot(epochs, [r[key] for r in history if key in r], label=key.replace("_", " "))
@@ -85,8 +76,8 @@ def _member_curves(histories: list[list[dict]], key: str, title: str,
     """One line per ensemble member (a snapshot ensemble's members share one run)."""
     if not any(key in record for history in histories for record in history):
         return None
-    fig = _figure()
-    ax = fig.add_subplot()
+    fig, axes = figure(size=(6, 4))
+    ax = axes[0, 0]
     for i, history in enumerate(histories):
         epochs = [r["epoch"] for r in history if key in r]
         ax.plot(epochs, [r[key] for r in history if key in r], label=f"member {i}",
@@ -119,8 +110,8 @@ def epochs_trained(estimator: Any) -> str:
 def _confusion(metrics: dict, path: Path) -> Path:
     matrix = np.asarray(metrics["confusion_matrix"])
     labels = [str(label) for label in metrics["labels"]]
-    fig = _figure()
-    ax = fig.add_subplot()
+    fig, axes = figure(size=(6, 4))
+    ax = axes[0, 0]
     image = ax.imshow(matrix, cmap="Blues")
     fig.colorbar(image, ax=ax)
     ticks = np.arange(len(labels))
@@ -152,6 +143,11 @@ def write_report(model: Any, metadata: dict, out_dir: Path, model_name: str,
     metrics : dict or None
         Scores on extra data (``evaluate``'s), adding a confusion matrix for
         classifiers and a table.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNG files written, then ``index.md``.
     """
     estimator = final_estimator(model)
     members = getattr(estimator, "estimators_", None)

@@ -1,4 +1,4 @@
-"""Tables for the command line: reading, target checks, preprocessing, metrics.
+"""Tables for the command line: reading, target checks, splitting, metrics.
 
 Every problem with the user's data raises :class:`click.ClickException` with
 one line that names the file or column and says what to do.
@@ -14,8 +14,8 @@ from typing import Any
 import click
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
-from sklearn.impute import SimpleImputer
+from sklearn.base import is_classifier
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -25,25 +25,33 @@ from sklearn.metrics import (
     mean_squared_error,
     r2_score,
 )
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 
-from .metrics import expected_calibration_error, gaussian_nll
+from ..metrics import expected_calibration_error, gaussian_nll
 
 __all__ = [
-    "SCALERS",
+    "MAX_AUTO_CLASSES",
+    "MAX_MAGNITUDE",
     "TrainingTable",
-    "build_preprocessor",
+    "check_column",
+    "check_magnitudes",
     "classification_metrics",
+    "drop_missing_target",
     "feature_columns",
+    "final_estimator",
     "infer_task",
     "load_training_table",
     "prepare_features",
     "read_table",
     "regression_metrics",
+    "score_file",
+    "scores",
+    "split",
     "split_kinds",
     "target_scale",
     "target_values",
+    "uncertainty",
 ]
 
 #: An integer target with at most this many distinct values is a classification target.
@@ -56,6 +64,13 @@ MAX_MAGNITUDE = 1e150
 
 def check_magnitudes(values: pd.DataFrame, what: str = "column") -> None:
     """Refuse numeric columns with infinite values or values too large to scale.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        Numeric columns.
+    what : str, default="column"
+        What a column is called in the message (``"target column"``).
 
     Raises
     ------
@@ -119,7 +134,17 @@ def _closest(name: str, choices: list[str]) -> str:
 
 
 def check_column(frame: pd.DataFrame, column: str, source: str) -> None:
-    """Raise a one-line error, with the closest names, if ``column`` is missing."""
+    """Raise a one-line error, with the closest names, if ``column`` is missing.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    column : str
+        The column it must have.
+    source : str
+        The table's file, named in the error.
+    """
     columns = [str(c) for c in frame.columns]
     if column not in columns:
         raise click.ClickException(
@@ -132,6 +157,16 @@ def infer_task(target: pd.Series) -> str:
     Non-numeric or boolean targets are class labels; numbers are a class
     label when they are all whole and take at most :data:`MAX_AUTO_CLASSES`
     distinct values, and a quantity otherwise.
+
+    Parameters
+    ----------
+    target : pandas.Series
+        The target column.
+
+    Returns
+    -------
+    str
+        ``"classification"`` or ``"regression"``.
     """
     values = target.dropna()
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -180,7 +215,22 @@ def target_values(frame: pd.DataFrame, column: str, task: str) -> np.ndarray:
 
 
 def drop_missing_target(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, int]:
-    """Drop rows whose target is missing; return the rest and how many went."""
+    """Drop rows whose target is missing; return the rest and how many went.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    column : str
+        The target column.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The rows with a target.
+    dropped : int
+        How many rows were dropped.
+    """
     keep = frame[column].notna()
     if not keep.any():
         raise click.ClickException(f"target column {column!r} has no values")
@@ -188,7 +238,18 @@ def drop_missing_target(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame,
 
 
 def split_kinds(features: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Split feature columns into numeric and categorical (anything else, bools too)."""
+    """Split feature columns into numeric and categorical (anything else, bools too).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        The feature columns.
+
+    Returns
+    -------
+    numeric, categorical : list of str
+        The column names of each kind.
+    """
     numeric, categorical = [], []
     for name in features.columns:
         column = features[name]
@@ -206,6 +267,20 @@ def prepare_features(frame: pd.DataFrame, numeric: list[str], categorical: list[
     Numeric columns become float64 (missing values as NaN); categorical ones
     become objects holding strings (missing values as NaN), so a category
     reads the same whether pandas parsed the column as numbers or text.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table read.
+    numeric, categorical : list of str
+        The feature columns of each kind.
+    source : str
+        The table's file, named in the errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The feature columns, numeric ones first.
 
     Raises
     ------
@@ -244,7 +319,7 @@ def prepare_features(frame: pd.DataFrame, numeric: list[str], categorical: list[
 class TrainingTable:
     """DATA read for ``train`` and ``search``: features, target and what was found.
 
-    Attributes
+    Parameters
     ----------
     X : pandas.DataFrame
         Feature columns, numbers as floats and the rest as strings.
@@ -290,6 +365,7 @@ def load_training_table(data: str | None, target: str | None, task: str) -> Trai
     Returns
     -------
     TrainingTable
+        The features, the target and what was read.
 
     Raises
     ------
@@ -331,44 +407,6 @@ def load_training_table(data: str | None, target: str | None, task: str) -> Trai
                          dropped)
 
 
-#: ``--scale`` choices: how numeric columns are scaled after imputation.
-SCALERS = {"standard": StandardScaler, "maxabs": MaxAbsScaler, "minmax": MinMaxScaler,
-           "none": None}
-
-
-def build_preprocessor(numeric: list[str], categorical: list[str],
-                       scale: str = "standard") -> ColumnTransformer:
-    """Impute and scale numbers, impute and one-hot encode categories.
-
-    Parameters
-    ----------
-    numeric, categorical : list of str
-        The columns of each kind.
-    scale : {"standard", "maxabs", "minmax", "none"}, default="standard"
-        Scaling of the numeric columns: zero mean and unit variance, division
-        by the largest absolute value (keeps zeros at zero and a constant
-        column at most 1: suited to pixels and counts), to [0, 1], or none.
-
-    Returns
-    -------
-    sklearn.compose.ColumnTransformer
-        Unfitted.
-    """
-    if scale not in SCALERS:
-        raise click.BadParameter(f"expected one of {', '.join(SCALERS)}, got {scale!r}",
-                                 param_hint="--scale")
-    parts = []
-    if numeric:
-        scaler = SCALERS[scale]
-        steps = [SimpleImputer(strategy="median")] + ([scaler()] if scaler else [])
-        parts.append(("numeric", make_pipeline(*steps), numeric))
-    if categorical:
-        parts.append(("categorical", make_pipeline(
-            SimpleImputer(strategy="most_frequent"),
-            OneHotEncoder(handle_unknown="ignore")), categorical))
-    return ColumnTransformer(parts)
-
-
 def feature_columns(model: Any, metadata: dict,
                     frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     """The (numeric, categorical) columns a loaded model reads from ``frame``.
@@ -377,6 +415,20 @@ def feature_columns(model: Any, metadata: dict,
     Python reads the columns it was fitted on (``feature_names_in_``) as
     numbers, or, fitted on an unnamed array, every column of ``frame`` in
     order when their number matches.
+
+    Parameters
+    ----------
+    model : estimator
+        The loaded model.
+    metadata : dict
+        Its model file's metadata.
+    frame : pandas.DataFrame
+        The feature columns given.
+
+    Returns
+    -------
+    numeric, categorical : list of str
+        The columns of each kind the model reads.
     """
     if "numeric_columns" in metadata:
         return list(metadata["numeric_columns"]), list(metadata["categorical_columns"])
@@ -396,6 +448,16 @@ def final_estimator(model: Any) -> Any:
 
     A :class:`~sklearn.compose.TransformedTargetRegressor` (the standardised
     target of ``train --scale-target``) is looked through.
+
+    Parameters
+    ----------
+    model : estimator
+        A model, or a pipeline ending in one.
+
+    Returns
+    -------
+    estimator
+        The network or ensemble.
     """
     last = model[-1] if isinstance(model, Pipeline) else model
     if isinstance(last, TransformedTargetRegressor):
@@ -404,7 +466,18 @@ def final_estimator(model: Any) -> Any:
 
 
 def target_scale(model: Any) -> float:
-    """Factor from the network's target units to the data's (1 when unscaled)."""
+    """Factor from the network's target units to the data's (1 when unscaled).
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted model, or a pipeline ending in one.
+
+    Returns
+    -------
+    float
+        The standardised target's scale, or 1.
+    """
     last = model[-1] if isinstance(model, Pipeline) else model
     if isinstance(last, TransformedTargetRegressor):
         return float(last.transformer_.scale_[0])
@@ -413,7 +486,23 @@ def target_scale(model: Any) -> float:
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
                            classes: np.ndarray) -> dict[str, Any]:
-    """Accuracy, macro F1, log-loss, ECE and the confusion matrix."""
+    """Accuracy, macro F1, log-loss, ECE and the confusion matrix.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray
+        The true labels.
+    proba : numpy.ndarray
+        Predicted probabilities, one column per class.
+    classes : numpy.ndarray
+        The model's classes, in the columns' order.
+
+    Returns
+    -------
+    dict
+        ``n_samples``, the scores, ``labels`` and ``confusion_matrix`` (rows:
+        true labels).
+    """
     known = set(classes.tolist())
     unseen = sorted({str(v) for v in pd.unique(y_true) if v not in known})
     if unseen:
@@ -434,7 +523,22 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
 
 def regression_metrics(y_true: np.ndarray, pred: np.ndarray,
                        std: np.ndarray | None = None) -> dict[str, Any]:
-    """R², RMSE and MAE; with a predictive ``std`` also the Gaussian NLL."""
+    """R², RMSE and MAE; with a predictive ``std`` also the Gaussian NLL.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray
+        The true values.
+    pred : numpy.ndarray
+        The predictions.
+    std : numpy.ndarray or None, default=None
+        Predicted standard deviations (an ensemble's spread).
+
+    Returns
+    -------
+    dict
+        ``n_samples``, ``r2``, ``rmse``, ``mae`` and maybe ``nll``.
+    """
     metrics = {
         "n_samples": int(len(y_true)),
         "r2": float(r2_score(y_true, pred)),
@@ -448,3 +552,126 @@ def regression_metrics(y_true: np.ndarray, pred: np.ndarray,
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def split(X: pd.DataFrame, y: np.ndarray, task: str, test_size: float,
+          random_state: int) -> tuple:
+    """Hold out ``test_size`` of the rows (stratified for classes when possible).
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        The features.
+    y : numpy.ndarray
+        The target.
+    task : {"classification", "regression"}
+        Classes are stratified when each has at least two rows.
+    test_size : float
+        Share of rows held out; 0 holds out none.
+    random_state : int
+        Seed of the split.
+
+    Returns
+    -------
+    tuple
+        ``X_train, X_test, y_train, y_test`` (the test parts None for 0).
+    """
+    if test_size == 0:
+        return X, None, y, None
+    stratify = None
+    if task == "classification":
+        _, counts = np.unique(y.astype(str), return_counts=True)
+        stratify = y if counts.min() >= 2 else None
+    try:
+        return train_test_split(X, y, test_size=test_size, random_state=random_state,
+                                stratify=stratify)
+    except ValueError as exc:
+        raise click.ClickException(f"cannot hold out --test-size {test_size} of "
+                                   f"{len(y)} rows: {exc}") from None
+
+
+def uncertainty(model: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The ensemble's per-row uncertainty columns (``model`` may be a pipeline).
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted ensemble, or a pipeline ending in one.
+    X : pandas.DataFrame
+        The features.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``std`` (in the target's units) for a regressor; the entropy terms and
+        ``disagreement`` for a classifier.
+    """
+    estimator = final_estimator(model)
+    features = model[:-1].transform(X) if estimator is not model else X
+    if hasattr(estimator, "predict_uncertainty"):
+        found = estimator.predict_uncertainty(features)
+        return {k: found[k] for k in ("predictive_entropy", "expected_entropy",
+                                      "mutual_information", "disagreement")}
+    std = estimator.predict(features, return_std=True)[1]
+    return {"std": std * target_scale(model)}
+
+
+def scores(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict[str, Any]:
+    """Score a fitted model on ``X``, ``y``.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted network, ensemble or pipeline.
+    X : pandas.DataFrame
+        The features.
+    y : numpy.ndarray
+        The target.
+    task : {"classification", "regression"}
+        Which metrics.
+
+    Returns
+    -------
+    dict
+        :func:`classification_metrics` or :func:`regression_metrics` (with
+        the Gaussian NLL for an ensemble regressor).
+    """
+    if task == "classification":
+        return classification_metrics(y, model.predict_proba(X),
+                                      final_estimator(model).classes_)
+    estimator = final_estimator(model)
+    if hasattr(estimator, "estimators_") and len(estimator.estimators_) > 1:
+        mean = model.predict(X)
+        return regression_metrics(y, mean, uncertainty(model, X)["std"])
+    return regression_metrics(y, model.predict(X))
+
+
+def score_file(model: Any, metadata: dict, data: str, target: str | None) -> dict[str, Any]:
+    """Score a loaded model on the CSV (or Parquet) file ``data``.
+
+    Parameters
+    ----------
+    model : estimator
+        A loaded model.
+    metadata : dict
+        Its model file's metadata (the target and feature columns of ``train``).
+    data : str
+        The file, with the target column.
+    target : str or None
+        The target column; None means the one trained on.
+
+    Returns
+    -------
+    dict
+        See :func:`scores`.
+    """
+    target = target or metadata.get("target")
+    if target is None:
+        raise click.UsageError("name the target column with --target")
+    frame = read_table(data)
+    check_column(frame, target, data)
+    frame, _ = drop_missing_target(frame, target)
+    numeric, categorical = feature_columns(model, metadata, frame.drop(columns=[target]))
+    X = prepare_features(frame, numeric, categorical, data)
+    task = "classification" if is_classifier(final_estimator(model)) else "regression"
+    return scores(model, X, target_values(frame, target, task), task)

@@ -1,4 +1,4 @@
-"""The ``search`` and ``reproduce`` commands, attached to the ``ensemblekit`` group.
+"""``ensemblekit search`` and ``ensemblekit reproduce``: hyper-parameters and chapter 6.
 
 ``search`` runs :class:`~ensemblekit.CoarseToFineSearchCV` over the model that
 ``train`` builds (same options, same preprocessing pipeline); ``reproduce``
@@ -17,22 +17,13 @@ import click
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _cli_data as data_
-from . import _cli_ensemble as ensemble_
-from . import reproduce as reproduce_
-from .cli import (
-    _build_model,
-    _check_out,
-    _echo_metrics,
-    _literal,
-    _scores,
-    _split,
-    _split_top_level,
-    cli,
-    train,
-)
-from .io import atomic_write
-from .search import CoarseToFineSearchCV
+from .. import reproduce as reproduce_
+from .._figures import figure
+from ..config import ENSEMBLE_ONLY, literal, split_top_level
+from ..io import atomic_write
+from ..search import CoarseToFineSearchCV
+from . import common
+from . import data as data_
 
 __all__ = ["reproduce", "search"]
 
@@ -48,7 +39,7 @@ def _parse_param(spec: str) -> tuple[str, tuple | list]:
         raise click.BadParameter(f"expected NAME=LOW:HIGH:log|linear or NAME=A,B,..., got "
                                  f"{spec!r}", param_hint="--param")
     if ":" not in text:
-        return name, [_literal(v) for v in _split_top_level(text)]
+        return name, [literal(v) for v in split_top_level(text)]
     parts = [p.strip() for p in text.split(":")]
     if len(parts) not in (3, 4):
         raise click.BadParameter(f"a range is LOW:HIGH:log|linear[:int], got {text!r} for "
@@ -109,7 +100,29 @@ def _describe(spec: tuple | list) -> str:
     return f"[{spec[0]:.4g}, {spec[1]:.4g}] {' '.join(spec[2:])}"
 
 
-def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: int,
+@click.command("search", params=[
+    *common.train_params(exclude=("out", "quiet", "verbose", "n_jobs", "backend", "scheduler",
+                                  "timeout")),
+    click.Option(["--param", "params"], multiple=True, metavar="SPEC", help=_PARAM_HELP),
+    click.Option(["--rounds"], type=click.IntRange(min=1), default=3, show_default=True,
+                 help="Sample-and-narrow rounds."),
+    click.Option(["--candidates"], type=click.IntRange(min=1), default=10,
+                 show_default=True, help="Settings sampled per round."),
+    click.Option(["--top-k"], type=click.IntRange(min=1), default=3, show_default=True,
+                 help="Best settings whose span is the next round's range."),
+    click.Option(["--margin"], type=click.FloatRange(min=0), default=0.1,
+                 show_default=True, help="Widening of that span, share of the width."),
+    click.Option(["--cv", "folds"], type=click.IntRange(min=2), default=3,
+                 show_default=True, help="Cross-validation folds."),
+    click.Option(["--scoring"], default=None,
+                 help="A scikit-learn scorer name (default: accuracy / R²)."),
+    click.Option(["--n-jobs"], type=int, default=None, help="Parallel fits (joblib)."),
+    click.Option(["--out", "-o", "results_out"], type=click.Path(dir_okay=False),
+                 help="Write the rounds, trials and best setting to this JSON file."),
+    click.Option(["--plot"], type=click.Path(dir_okay=False),
+                 help="Draw the rounds to this PNG (needs matplotlib)."),
+], short_help="Coarse-to-fine hyper-parameter search on a CSV (or digits).")
+def search(data: str | None, params: tuple[str, ...], rounds: int, candidates: int,
             top_k: int, margin: float, folds: int, scoring: str | None,
             n_jobs: int | None, results_out: str | None, plot: str | None,
             **options: Any) -> None:
@@ -121,25 +134,25 @@ def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: 
     validation on the training rows, and narrow every range to the best
     --top-k; the best setting is refit and scored on the held-out --test-size.
     """
-    _check_out(results_out, "--out", data)
-    _check_out(plot, "--plot", data)
+    common.check_out(results_out, "--out", data)
+    common.check_out(plot, "--plot", data)
     if not params:
         raise click.UsageError("give at least one --param to search, e.g. "
                                "--param learning_rate_init=1e-5:1e-1:log")
     ranges = dict(_parse_param(p) for p in params)
     # an ensemble being searched trains its members in sequence, inside the search's jobs
-    options = {**ensemble_.ENSEMBLE_ONLY, **options}
+    options = {**ENSEMBLE_ONLY, **options}
     table = data_.load_training_table(data, options["target"], options["task"])
     X, y, task, source = table.X, table.y, table.task, table.source
     plugin_names = {s.partition(":")[0].strip() for s in options["plugins"]}
     needed = [n.split("__")[1] for n in ranges if n.startswith("plugins__") and
               n.count("__") >= 2 and n.split("__")[1] not in plugin_names]
     options["plugins"] = (*options["plugins"], *dict.fromkeys(needed))
-    model = _build_model(task, options, data_.build_preprocessor(
-        table.numeric, table.categorical, options["scale"]))
+    model = common.build_model(task, options, table.numeric, table.categorical)
     valid = model.get_params()
     ranges = {_full_name(n, valid): spec for n, spec in ranges.items()}
-    X_train, X_test, y_train, y_test = _split(X, y, task, options)
+    X_train, X_test, y_train, y_test = data_.split(X, y, task, options["test_size"],
+                                                   options["random_state"])
     searcher = CoarseToFineSearchCV(
         model, ranges, n_rounds=rounds, n_candidates=candidates, top_k=top_k, margin=margin,
         scoring=scoring, cv=folds, n_jobs=n_jobs, random_state=options["random_state"])
@@ -173,54 +186,27 @@ def _search(data: str | None, params: tuple[str, ...], rounds: int, candidates: 
                    for r, p, s in zip(results["round"], results["params"], scores)],
     }
     if X_test is not None:
-        metrics = _scores(searcher.best_estimator_, X_test, y_test, task)
-        _echo_metrics("test", metrics)
+        metrics = data_.scores(searcher.best_estimator_, X_test, y_test, task)
+        common.echo_metrics("test", metrics)
         record["test"] = metrics
     if results_out:
         with atomic_write(results_out) as handle:
-            handle.write((json.dumps(reproduce_._jsonable(record), indent=1) + "\n").encode())
+            handle.write((json.dumps(reproduce_.jsonable(record), indent=1) + "\n").encode())
         click.echo(f"results written to {results_out}")
     continuous = sum(isinstance(s, tuple) for s in searcher.final_ranges_.values())
     if plot and not continuous:
         raise click.ClickException("--plot draws the ranges of LOW:HIGH parameters, and "
                                    "every --param here is a list of choices")
     if plot:
-        fig, axes = reproduce_._figure(1, continuous, size=(4.5 * continuous, 3.8))
+        fig, axes = figure(1, continuous, size=(4.5 * continuous, 3.8))
         searcher.plot_rounds(ax=axes[0])
         fig.savefig(plot, dpi=110)
         click.echo(f"plot written to {plot}")
 
 
-search = click.Command(
-    "search", callback=_search, help=_search.__doc__,
-    short_help="Coarse-to-fine hyper-parameter search on a CSV (or digits).",
-    params=[
-        *[p for p in train.params if p.name not in (
-            "out", "quiet", "verbose", "n_jobs", "backend", "scheduler", "timeout")],
-        click.Option(["--param", "params"], multiple=True, metavar="SPEC", help=_PARAM_HELP),
-        click.Option(["--rounds"], type=click.IntRange(min=1), default=3, show_default=True,
-                     help="Sample-and-narrow rounds."),
-        click.Option(["--candidates"], type=click.IntRange(min=1), default=10,
-                     show_default=True, help="Settings sampled per round."),
-        click.Option(["--top-k"], type=click.IntRange(min=1), default=3, show_default=True,
-                     help="Best settings whose span is the next round's range."),
-        click.Option(["--margin"], type=click.FloatRange(min=0), default=0.1,
-                     show_default=True, help="Widening of that span, share of the width."),
-        click.Option(["--cv", "folds"], type=click.IntRange(min=2), default=3,
-                     show_default=True, help="Cross-validation folds."),
-        click.Option(["--scoring"], default=None,
-                     help="A scikit-learn scorer name (default: accuracy / R²)."),
-        click.Option(["--n-jobs"], type=int, default=None, help="Parallel fits (joblib)."),
-        click.Option(["--out", "-o", "results_out"], type=click.Path(dir_okay=False),
-                     help="Write the rounds, trials and best setting to this JSON file."),
-        click.Option(["--plot"], type=click.Path(dir_okay=False),
-                     help="Draw the rounds to this PNG (needs matplotlib)."),
-    ],
-)
-cli.add_command(search)
 
 
-@cli.command()
+@click.command()
 @click.argument("name", metavar="NAME", type=click.Choice([*reproduce_.EXPERIMENTS, "all"]))
 @click.option("--out", "-o", default="reproduce", show_default=True,
               type=click.Path(file_okay=False),
