@@ -322,6 +322,11 @@ class BaseMLP(BaseEstimator):
             resolved.append((name, WeightDecay(alpha=self.alpha)))
         return resolved
 
+    @property
+    def _optimizer(self) -> BaseOptimizer:
+        """scikit-learn's private name of :attr:`optimizer_`, which its own tests read."""
+        return self.optimizer_
+
     def _make_optimizer(self) -> BaseOptimizer:
         if self.solver == "sgd":
             return SGDOptimizer(self.learning_rate_init, self.learning_rate,
