@@ -13,26 +13,41 @@ EnsembleClassifier, EnsembleRegressor
     Ensembles of networks trained in parallel (joblib, Dask), with uncertainty.
 CoarseToFineSearchCV
     Random hyper-parameter search that narrows its ranges round by round.
+exceptions
+    Every public error and warning (:mod:`ensemblekit.exceptions`).
 save, load
     Safe model files (JSON + arrays, never a pickle); see :mod:`ensemblekit.io`.
 """
 
 __version__ = "0.1.0"
 
+from . import _random, exceptions, mlp
 from .default_plugins.dropout import Dropout
 from .default_plugins.weight_decay import WeightDecay
-from .ensemble import EnsembleClassifier, EnsembleFitError, EnsembleRegressor
-from .hookspecs import hookimpl
-from .io import ModelFileError, load, save
-from .mlp import (
+from .ensemble import EnsembleClassifier, EnsembleRegressor
+from .exceptions import (
     DivergenceWarning,
-    MLPClassifier,
-    MLPRegressor,
+    EnsembleFitError,
+    ModelFileError,
+    PluginError,
+    PluginLoadWarning,
     TrainingDiverged,
     TrainingInterrupted,
 )
-from .plugins import Plugin, PluginError, PluginLoadWarning, get_registry
+from .hookspecs import hookimpl
+from .io import load, save
+from .mlp import MLPClassifier, MLPRegressor
+from .plugins import Plugin, get_registry
 from .search import CoarseToFineSearchCV
+
+# Transitional, until mlp.py imports these from .exceptions and ._random instead of
+# defining its own copies (then this loop rebinds each name to itself: delete it).
+# mlp.py looks them up at call time, so it raises and warns with the one class that
+# ensemblekit.exceptions defines, and its old import path gives that same class.
+for _name in ("INTERRUPTED", "DivergenceWarning", "TrainingDiverged", "TrainingInterrupted"):
+    setattr(mlp, _name, getattr(exceptions, _name))
+setattr(mlp, "_make_rng", _random.make_rng)  # noqa: B010
+del _name
 
 __all__ = [
     "CoarseToFineSearchCV",

@@ -39,6 +39,7 @@ import pluggy
 from sklearn.base import BaseEstimator
 
 from . import hookspecs
+from .exceptions import PluginError, PluginLoadWarning
 
 __all__ = [
     "BUILTIN_PLUGIN_MODULES",
@@ -60,14 +61,6 @@ BUILTIN_PLUGIN_MODULES: tuple[str, ...] = (
 )
 
 ENTRY_POINT_GROUP = "ensemblekit"
-
-
-class PluginLoadWarning(UserWarning):
-    """A third-party plugin could not be loaded; the others still are."""
-
-
-class PluginError(RuntimeError):
-    """A plugin failed while a hook ran, or the plugin set is inconsistent."""
 
 
 def _flag(name: str) -> bool:

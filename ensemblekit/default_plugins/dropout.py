@@ -6,8 +6,8 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._sklearn import Interval, StrOptions
 from .._stack import user_stacklevel
 from ..hookspecs import hookimpl
 from ..plugins import Plugin

@@ -5,9 +5,9 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._compiled import compiled_for
+from .._sklearn import Interval, StrOptions
 from ..hookspecs import hookimpl
 from ..plugins import Plugin
 
