@@ -33,7 +33,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pluggy
 from sklearn.base import BaseEstimator
@@ -81,10 +81,26 @@ class Plugin(BaseEstimator):
     A plugin instance configured on an estimator is never trained: ``fit``
     clones it into ``estimator.plugins_``, so state set in hooks (masks,
     generators) lives on the clone.
+
+    Attributes
+    ----------
+    name : str
+        Name under which the plugin is registered and addressed (a class
+        attribute).
+    zero_strength_params : dict or None
+        A class attribute: the parameter values that switch the plugin off,
+        e.g. ``{"alpha": 0.0}`` (training with them must equal training
+        without the plugin); the conformance kit's
+        :func:`~ensemblekit.testing.check_zero_strength` uses them.  None (the
+        default) = the plugin has no off value.  The former name
+        ``_zero_strength_params`` is still read, with a ``DeprecationWarning``.
     """
 
     #: Name under which the plugin is registered and addressed.
     name: str = ""
+
+    #: Parameter values that switch the plugin off; None = no off value.
+    zero_strength_params: ClassVar[Mapping[str, Any] | None] = None
 
     def validate(self) -> None:
         """Check the plugin's parameters; raise ``ValueError``/``TypeError``.

@@ -46,7 +46,7 @@ class WeightDecay(Plugin):
 
     #: Parameter values under which the plugin changes nothing (used by
     #: ``ensemblekit.testing.check_plugin``).
-    _zero_strength_params = {"alpha": 0.0}
+    zero_strength_params = {"alpha": 0.0}
 
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
