@@ -65,7 +65,7 @@ from .exceptions import (
     TrainingInterrupted,
 )
 from .mlp import MLPClassifier, MLPRegressor
-from .plugins import ENSEMBLE_ROLES, Hooks, Plugin, PluginError, get_registry
+from .plugins import ENSEMBLE_ROLES, EnsembleHooks, Plugin, PluginError, get_registry
 
 __all__ = [
     "EnsembleClassifier",
@@ -351,14 +351,14 @@ class _BaseEnsemble(BaseEstimator):
             plugins.append(("strategy", _resolve_role(self.strategy, "strategy")))
         return plugins
 
-    def _checked_plugins(self) -> tuple[list[tuple[str, Plugin]], Hooks]:
+    def _checked_plugins(self) -> tuple[list[tuple[str, Plugin]], EnsembleHooks]:
         """The ensemble's plugins and their hooks, once they accepted this configuration.
 
         Returns
         -------
         plugins : list of (str, Plugin)
             The combiner, and the sampler and strategy if any, by role.
-        hooks : Hooks
+        hooks : EnsembleHooks
             Their hooks.
 
         Raises
@@ -368,7 +368,7 @@ class _BaseEnsemble(BaseEstimator):
             per member), before any member is trained.
         """
         plugins = self._plugins()
-        hooks = Hooks(plugins)
+        hooks = EnsembleHooks(plugins)
         with _configuration_errors():
             if hooks.check_ensemble is not None:
                 hooks.check_ensemble(estimator=self, n_members=self.n_estimators)

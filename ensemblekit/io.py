@@ -63,7 +63,7 @@ from . import _layers
 from .ensemble import EnsembleClassifier, EnsembleRegressor, _BaseEnsemble
 from .exceptions import DivergenceWarning, ModelFileError, PluginLoadWarning
 from .mlp import BaseMLP, MLPClassifier, MLPRegressor
-from .plugins import Hooks, Plugin, get_registry
+from .plugins import EnsembleHooks, Hooks, Plugin, get_registry
 
 __all__ = [
     "FORMAT_VERSION",
@@ -252,7 +252,7 @@ def _restore_ensemble(est: _BaseEnsemble) -> None:
     roles = [(role, plugin) for role, plugin in (
         ("combiner", est.combiner_), ("sampler", est.sampler_),
         ("strategy", est.strategy_)) if plugin is not None]
-    hooks = Hooks(roles)
+    hooks = EnsembleHooks(roles)
     est._combine = hooks.direct("ensemblekit_combine")
     est._member_outputs = hooks.direct("ensemblekit_member_outputs")
 

@@ -471,51 +471,36 @@ def resolve_plugins(plugins: Any) -> list[tuple[str, Plugin]]:
 # --------------------------------------------------------------------------
 # per-fit hook caller
 # --------------------------------------------------------------------------
-_TRAINING_HOOKS = tuple(
-    n for n in dir(hookspecs)
-    if n.startswith("ensemblekit_") and n != "ensemblekit_register_plugins"
-)
+def _specs(ensemble: bool) -> tuple[str, ...]:
+    """The names of the per-fit hook specs of one kind, in alphabetical order."""
+    return tuple(
+        n for n in dir(hookspecs)
+        if n.startswith("ensemblekit_") and n != "ensemblekit_register_plugins"
+        and getattr(getattr(hookspecs, n), "ensemblekit_ensemble_hook", False) is ensemble
+    )
 
 
-class Hooks:
-    """The training hooks of one fit, with unimplemented hooks set to ``None``.
+#: The hooks a network's training loop calls (wired by :class:`Hooks`).
+TRAINING_HOOKS: tuple[str, ...] = _specs(ensemble=False)
 
-    Built from a fresh :class:`pluggy.PluginManager` holding the resolved
-    plugin instances.  It is a local of ``fit`` and is never stored on the
-    estimator (a plugin manager does not pickle).  Each attribute named like a
-    training hook without its ``ensemblekit_`` prefix is either ``None`` (no
-    plugin implements it; the loop skips it) or a callable taking the hook's
-    keyword arguments; an exception raised inside a plugin is re-raised as
-    :class:`PluginError` naming the plugin and the hook, and so is a call
-    after which an array argument of the loop's (``activation``, ``delta``,
-    ``coefs``, ``params``, ``grads``, ...) was replaced, resized or retyped.
+#: The hooks an ensemble calls on its combiner, sampler and strategy (wired by
+#: :class:`EnsembleHooks`).
+ENSEMBLE_HOOKS: tuple[str, ...] = _specs(ensemble=True)
+
+
+class _HookCaller:
+    """The hooks of one kind for one fit, with unimplemented hooks set to ``None``.
+
+    Subclasses name their hooks in ``HOOKS`` and declare one attribute per hook
+    (the name without its ``ensemblekit_`` prefix).
     """
 
-    # one per name in _TRAINING_HOOKS, set in __init__ (tests/test_typing.py checks the
-    # two agree); declared so that the loop's calls are type-checked
-    after_step: Callable[..., Any] | None
-    backward_hidden: Callable[..., Any] | None
-    batch_end: Callable[..., Any] | None
-    batch_start: Callable[..., Any] | None
-    before_step: Callable[..., Any] | None
-    check_ensemble: Callable[..., Any] | None
-    collect_members: Callable[..., Any] | None
-    combine: Callable[..., Any] | None
-    epoch_end: Callable[..., Any] | None
-    epoch_start: Callable[..., Any] | None
-    fit_end: Callable[..., Any] | None
-    fit_start: Callable[..., Any] | None
-    forward_hidden: Callable[..., Any] | None
-    member_outputs: Callable[..., Any] | None
-    penalty: Callable[..., Any] | None
-    predict_hidden: Callable[..., Any] | None
-    prepare_runs: Callable[..., Any] | None
-    sample_member: Callable[..., Any] | None
-    should_stop: Callable[..., Any] | None
+    #: The full names of the hooks this caller wires.
+    HOOKS: tuple[str, ...] = ()
 
     def __init__(self, plugins: list[tuple[str, Plugin]]) -> None:
         self.any = False
-        for hook in _TRAINING_HOOKS:
+        for hook in self.HOOKS:
             setattr(self, hook[len("ensemblekit_"):], None)
         if not plugins:
             return
@@ -537,7 +522,7 @@ class Hooks:
         if _flag("ENSEMBLEKIT_TRACE_PLUGINS"):
             pm.add_hookcall_monitoring(_trace_call, lambda *args: None)
         self._pm = pm
-        for hook in _TRAINING_HOOKS:
+        for hook in self.HOOKS:
             caller = getattr(pm.hook, hook)
             if caller.get_hookimpls():
                 setattr(self, hook[len("ensemblekit_"):], _guarded(caller, pm))
@@ -576,6 +561,58 @@ class Hooks:
                  for i in reversed(impls)]
         return DirectHook(hook, calls)
 
+
+class Hooks(_HookCaller):
+    """The training hooks of one fit, with unimplemented hooks set to ``None``.
+
+    Built from a fresh :class:`pluggy.PluginManager` holding the resolved
+    plugin instances.  It is a local of ``fit`` and is never stored on the
+    estimator (a plugin manager does not pickle).  Each attribute named like a
+    training hook without its ``ensemblekit_`` prefix is either ``None`` (no
+    plugin implements it; the loop skips it) or a callable taking the hook's
+    keyword arguments; an exception raised inside a plugin is re-raised as
+    :class:`PluginError` naming the plugin and the hook, and so is a call
+    after which an array argument of the loop's (``activation``, ``delta``,
+    ``coefs``, ``params``, ``grads``, ...) was replaced, resized or retyped.
+    """
+
+    HOOKS = TRAINING_HOOKS
+
+    # one per name in TRAINING_HOOKS, set in __init__ (tests/test_typing.py checks the
+    # two agree); declared so that the loop's calls are type-checked
+    after_step: Callable[..., Any] | None
+    backward_hidden: Callable[..., Any] | None
+    batch_end: Callable[..., Any] | None
+    batch_start: Callable[..., Any] | None
+    before_step: Callable[..., Any] | None
+    epoch_end: Callable[..., Any] | None
+    epoch_start: Callable[..., Any] | None
+    fit_end: Callable[..., Any] | None
+    fit_start: Callable[..., Any] | None
+    forward_hidden: Callable[..., Any] | None
+    penalty: Callable[..., Any] | None
+    predict_hidden: Callable[..., Any] | None
+    should_stop: Callable[..., Any] | None
+
+
+class EnsembleHooks(_HookCaller):
+    """The ensemble hooks of one ensemble fit, with unimplemented hooks set to ``None``.
+
+    Built, like :class:`Hooks`, from a fresh :class:`pluggy.PluginManager`
+    holding the ensemble's combiner, sampler and strategy; each attribute named
+    like an ensemble hook without its ``ensemblekit_`` prefix is ``None`` or a
+    guarded callable.  A network's fit never sees these hooks.
+    """
+
+    HOOKS = ENSEMBLE_HOOKS
+
+    # one per name in ENSEMBLE_HOOKS (tests/test_typing.py checks the two agree)
+    check_ensemble: Callable[..., Any] | None
+    collect_members: Callable[..., Any] | None
+    combine: Callable[..., Any] | None
+    member_outputs: Callable[..., Any] | None
+    prepare_runs: Callable[..., Any] | None
+    sample_member: Callable[..., Any] | None
 
 class DirectHook:
     """Calls a hook's implementations directly, in a fixed order (picklable).
