@@ -13,6 +13,8 @@ EnsembleClassifier, EnsembleRegressor
     Ensembles of networks trained in parallel (joblib, Dask), with uncertainty.
 CoarseToFineSearchCV
     Random hyper-parameter search that narrows its ranges round by round.
+exceptions
+    Every public error and warning (:mod:`ensemblekit.exceptions`).
 save, load
     Safe model files (JSON + arrays, never a pickle); see :mod:`ensemblekit.io`.
 """
@@ -21,17 +23,20 @@ __version__ = "0.1.0"
 
 from .default_plugins.dropout import Dropout
 from .default_plugins.weight_decay import WeightDecay
-from .ensemble import EnsembleClassifier, EnsembleFitError, EnsembleRegressor
-from .hookspecs import hookimpl
-from .io import ModelFileError, load, save
-from .mlp import (
+from .ensemble import EnsembleClassifier, EnsembleRegressor
+from .exceptions import (
     DivergenceWarning,
-    MLPClassifier,
-    MLPRegressor,
+    EnsembleFitError,
+    ModelFileError,
+    PluginError,
+    PluginLoadWarning,
     TrainingDiverged,
     TrainingInterrupted,
 )
-from .plugins import Plugin, PluginError, PluginLoadWarning, get_registry
+from .hookspecs import hookimpl
+from .io import load, save
+from .mlp import MLPClassifier, MLPRegressor
+from .plugins import Plugin, get_registry
 from .search import CoarseToFineSearchCV
 
 __all__ = [

@@ -47,25 +47,25 @@ from sklearn.base import (
     clone,
     is_classifier,
 )
-from sklearn.utils import Bunch, _safe_indexing
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils import Bunch
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from ._random import make_rng
+from ._sklearn import HasMethods, Interval, StrOptions, check_sample_weight, safe_indexing
 from ._stack import user_stacklevel
 from ._state import unchanged_on_failure
 from ._typing import ArrayLike, MatrixLike, RandomStateLike
-from .mlp import (
+from .exceptions import (
     DivergenceWarning,
-    MLPClassifier,
-    MLPRegressor,
+    EnsembleFitError,
     TrainingDiverged,
     TrainingInterrupted,
-    _make_rng,
 )
-from .plugins import ENSEMBLE_ROLES, Hooks, Plugin, PluginError, get_registry
+from .mlp import MLPClassifier, MLPRegressor
+from .plugins import ENSEMBLE_ROLES, EnsembleHooks, Plugin, PluginError, get_registry
 
 __all__ = [
     "CLASSIFIER_FITTED_ATTRIBUTES",
@@ -85,34 +85,6 @@ DEFAULT_TIMEOUT = 3600.0
 
 #: A run whose last training loss exceeds its first by this factor exploded.
 EXPLODING_FACTOR = 1e3
-
-class EnsembleFitError(RuntimeError):
-    """A member's training raised, a worker died, or the runs timed out.
-
-    Parameters
-    ----------
-    message : str
-        What failed, and what to do about it.
-    member : int or None, default=None
-        Index of the training run that failed, when known.
-    seed : int or None, default=None
-        That run's seed, when known.
-
-    Attributes
-    ----------
-    member : int or None
-        Index of the training run that failed, when known.
-    seed : int or None
-        Its seed: ``clone(estimator).set_params(random_state=seed)`` trained
-        on the same rows reproduces the failure.
-    """
-
-    def __init__(self, message: str, member: int | None = None,
-                 seed: int | None = None) -> None:
-        super().__init__(message)
-        self.member = member
-        self.seed = seed
-
 
 # --------------------------------------------------------------------------
 # the member function (runs in a worker)
@@ -184,7 +156,7 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
         than going on to train the other members.
     """
     if indices is not None:
-        X, y = _safe_indexing(X, indices), _safe_indexing(y, indices)
+        X, y = safe_indexing(X, indices), safe_indexing(y, indices)
         if sample_weight is not None:
             sample_weight = sample_weight[indices]
     status: dict[str, Any] = {"loss_curve": [], "n_iter": 0, "converged": False,
@@ -225,7 +197,7 @@ def _seed_sequence(random_state: Any) -> np.random.SeedSequence:
     """The root of every run's seed; an int seeds it directly."""
     if isinstance(random_state, Integral) and not isinstance(random_state, bool):
         return np.random.SeedSequence(int(random_state))
-    return np.random.SeedSequence(int(_make_rng(random_state).integers(2**63)))
+    return np.random.SeedSequence(int(make_rng(random_state).integers(2**63)))
 
 
 def _implements(plugin: Plugin, hook: str) -> bool:
@@ -383,7 +355,7 @@ class _BaseEnsemble(BaseEstimator):
             plugins.append(("strategy", _resolve_role(self.strategy, "strategy")))
         return plugins
 
-    def check_plugins(self) -> tuple[list[tuple[str, Plugin]], Hooks]:
+    def check_plugins(self) -> tuple[list[tuple[str, Plugin]], EnsembleHooks]:
         """Resolve the combiner, sampler and strategy, and let them check this ensemble.
 
         Called by ``fit``; call it first to refuse a misspelled plugin or
@@ -393,7 +365,7 @@ class _BaseEnsemble(BaseEstimator):
         -------
         plugins : list of (str, Plugin)
             The combiner, and the sampler and strategy if any, by role.
-        hooks : Hooks
+        hooks : EnsembleHooks
             Their hooks.
 
         Raises
@@ -403,7 +375,7 @@ class _BaseEnsemble(BaseEstimator):
             per member), before any member is trained.
         """
         plugins = self._plugins()
-        hooks = Hooks(plugins)
+        hooks = EnsembleHooks(plugins)
         with _configuration_errors():
             if hooks.check_ensemble is not None:
                 hooks.check_ensemble(estimator=self, n_members=self.n_estimators)
@@ -494,8 +466,8 @@ class _BaseEnsemble(BaseEstimator):
             check_classification_targets(y)
             self.classes_ = np.unique(y)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
-                                                 ensure_non_negative=True)
+            sample_weight = check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                ensure_non_negative=True)
         template = self._template()
         plugins, hooks = self.check_plugins()
         with _configuration_errors():
@@ -930,7 +902,7 @@ def restore_fitted(est: _BaseEnsemble) -> None:
     roles = [(role, plugin) for role, plugin in (
         ("combiner", est.combiner_), ("sampler", est.sampler_),
         ("strategy", est.strategy_)) if plugin is not None]
-    hooks = Hooks(roles)
+    hooks = EnsembleHooks(roles)
     est._combine = hooks.direct("ensemblekit_combine")
     est._member_outputs = hooks.direct("ensemblekit_member_outputs")
 

@@ -1,6 +1,6 @@
 """The plugin contract: every hook ensemblekit calls, with its arguments.
 
-Two kinds of hooks live here.
+Three kinds of hooks live here.
 
 *Discovery hooks* are implemented by plugin **modules** (the objects that the
 ``ensemblekit`` entry-point group names).  They run once per process, when the
@@ -12,6 +12,10 @@ or ``partial_fit``; the estimator's resolved plugins are registered in it and
 the training loop calls these hooks.  A hook that no registered plugin
 implements is never called, so an estimator without plugins pays nothing.
 
+*Ensemble hooks* are implemented by the plugin instances an ensemble is
+configured with (its combiner, sampler and strategy); the ensemble calls them
+in the driver process, never a network's ``fit``.
+
 Every hook argument is passed by keyword; an implementation may accept any
 subset of a spec's arguments, in any order (pluggy's rule).  Arrays handed to
 hooks are the loop's own buffers: hooks that document an in-place contract
@@ -20,12 +24,27 @@ must modify them in place and must not keep references past the call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import pluggy
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 hookspec = pluggy.HookspecMarker("ensemblekit")
 hookimpl = pluggy.HookimplMarker("ensemblekit")
 
 __all__ = ["hookimpl", "hookspec"]
+
+
+def _ensemble_hook(spec: _F) -> _F:
+    """Mark ``spec`` as an ensemble hook (called by ensembles, never by a network's fit).
+
+    :mod:`ensemblekit.plugins` splits the specs into its ``TRAINING_HOOKS`` and
+    ``ENSEMBLE_HOOKS`` by this mark.
+    """
+    spec.ensemblekit_ensemble_hook = True  # type: ignore[attr-defined]
+    return spec
 
 
 # --------------------------------------------------------------------------
@@ -363,6 +382,7 @@ def ensemblekit_after_step(estimator, params, step):
 # Implemented by the plugin instances an EnsembleClassifier / EnsembleRegressor
 # is configured with (its ``combiner``, its ``bootstrap`` sampler and its
 # ``strategy``).  They run in the driver process, never in a worker.
+@_ensemble_hook
 @hookspec
 def ensemblekit_check_ensemble(estimator, n_members):
     """Check, before any member is trained, that a plugin can serve an ensemble.
@@ -381,6 +401,7 @@ def ensemblekit_check_ensemble(estimator, n_members):
     """
 
 
+@_ensemble_hook
 @hookspec(firstresult=True)
 def ensemblekit_prepare_runs(estimator, template, n_estimators):
     """Decide how many training runs make the members (a *strategy* hook).
@@ -408,6 +429,7 @@ def ensemblekit_prepare_runs(estimator, template, n_estimators):
     """
 
 
+@_ensemble_hook
 @hookspec(firstresult=True)
 def ensemblekit_sample_member(estimator, run, rng, n_samples, y):
     """Choose the training rows of one run (a *sampler* hook: bagging).
@@ -437,6 +459,7 @@ def ensemblekit_sample_member(estimator, run, rng, n_samples, y):
     """
 
 
+@_ensemble_hook
 @hookspec(firstresult=True)
 def ensemblekit_collect_members(estimator, runs):
     """Turn the fitted training runs into the ensemble's members (*strategy*).
@@ -456,6 +479,7 @@ def ensemblekit_collect_members(estimator, runs):
     """
 
 
+@_ensemble_hook
 @hookspec(firstresult=True)
 def ensemblekit_member_outputs(estimator, members, X, output):
     """Compute every member's output on ``X`` (*strategy*, at prediction).
@@ -481,6 +505,7 @@ def ensemblekit_member_outputs(estimator, members, X, output):
     """
 
 
+@_ensemble_hook
 @hookspec(firstresult=True)
 def ensemblekit_combine(estimator, outputs):
     """Merge the members' outputs into the ensemble's (a *combiner* hook).

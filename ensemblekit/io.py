@@ -61,8 +61,9 @@ from sklearn.preprocessing import (
 
 from . import ensemble, mlp
 from .ensemble import EnsembleClassifier, EnsembleRegressor
-from .mlp import DivergenceWarning, MLPClassifier, MLPRegressor
-from .plugins import Plugin, PluginLoadWarning, get_registry
+from .exceptions import DivergenceWarning, ModelFileError, PluginLoadWarning
+from .mlp import MLPClassifier, MLPRegressor
+from .plugins import Plugin, get_registry
 
 __all__ = [
     "FORMAT_VERSION",
@@ -98,10 +99,6 @@ _WARNINGS: dict[str, type] = {
         *(v for v in vars(builtins).values()
           if isinstance(v, type) and issubclass(v, Warning)),
         ConvergenceWarning, DataConversionWarning, DivergenceWarning, PluginLoadWarning)}
-
-
-class ModelFileError(ValueError):
-    """A file is not a model :func:`load` can read; the message says why."""
 
 
 # --------------------------------------------------------------------------

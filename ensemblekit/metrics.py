@@ -30,8 +30,9 @@ from numbers import Integral, Real
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import brier_score_loss, log_loss
-from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from ._sklearn import Interval, validate_params
 
 __all__ = [
     "SCORERS",

@@ -35,15 +35,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import _layers, _network
 from ._network import Architecture, Buffers, Grads, Layout, Params, make_buffers
@@ -54,15 +48,23 @@ from ._optimizers import (
     RMSpropOptimizer,
     SGDOptimizer,
 )
+from ._random import make_rng
+from ._sklearn import Interval, Options, StrOptions, check_sample_weight
 from ._stack import user_stacklevel
 from ._state import unchanged_on_failure
 from ._typing import ArrayLike, MatrixLike, RandomStateLike
 from .default_plugins.weight_decay import WeightDecay
+from .exceptions import (
+    INTERRUPTED,
+    DivergenceWarning,
+    PluginError,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
 from .plugins import (
     ENSEMBLE_ROLES,
     Hooks,
     Plugin,
-    PluginError,
     get_registry,
     plugin_name,
     plugin_role,
@@ -73,40 +75,8 @@ __all__ = ["CLASSIFIER_FITTED_ATTRIBUTES", "FITTED_ATTRIBUTES", "RUNTIME_ATTRIBU
            "DivergenceWarning", "MLPClassifier", "MLPRegressor", "TrainingDiverged",
            "TrainingInterrupted", "restore_fitted"]
 
-#: The warning a fit that Ctrl-C stopped raises (its weights are those of the
-#: last finished step); ensembles and the command line look for it.
-INTERRUPTED = "Training interrupted by user."
-
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adagrad", "rmsprop")
 _DEFAULT_ALPHA = 0.0001
-
-
-class DivergenceWarning(ConvergenceWarning):
-    """Training produced a non-finite loss and stopped at the last finite weights."""
-
-
-class TrainingInterrupted(UserWarning):
-    """Ctrl-C stopped training; the estimator keeps its last finite weights.
-
-    The fit returns normally (as Keras and scikit-learn's MLP do on
-    ``KeyboardInterrupt``), so a model interrupted after a long run is not
-    lost; ``n_iter_`` and ``loss_curve_`` cover the finished epochs.  An
-    ensemble member that warns this stops its ensemble, and ``ensemblekit
-    train`` writes no model.
-    """
-
-
-class TrainingDiverged(ValueError):
-    """Training produced a non-finite loss and ``on_divergence="raise"``."""
-
-
-def _make_rng(random_state: Any) -> np.random.Generator:
-    """One generator per fit, never the global one."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-    return np.random.default_rng(random_state)
 
 
 class _Callbacks(NamedTuple):
@@ -486,14 +456,14 @@ class BaseMLP(BaseEstimator):
             not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+            sample_weight = check_sample_weight(sample_weight, X, dtype=X.dtype,
                                                  ensure_non_negative=True)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         y = np.ascontiguousarray(y, dtype=X.dtype)
         n_features = X.shape[1]
         layer_units = [n_features] + hidden_sizes + [y.shape[1]]
-        rng = _make_rng(self.random_state)
+        rng = make_rng(self.random_state)
         plugins = self._resolve_plugins()
         if first_pass:
             self._initialize(y, layer_units, X.dtype, rng)

@@ -33,12 +33,13 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pluggy
 from sklearn.base import BaseEstimator
 
 from . import hookspecs
+from .exceptions import PluginError, PluginLoadWarning
 
 __all__ = [
     "BUILTIN_PLUGIN_MODULES",
@@ -62,14 +63,6 @@ BUILTIN_PLUGIN_MODULES: tuple[str, ...] = (
 )
 
 ENTRY_POINT_GROUP = "ensemblekit"
-
-
-class PluginLoadWarning(UserWarning):
-    """A third-party plugin could not be loaded; the others still are."""
-
-
-class PluginError(RuntimeError):
-    """A plugin failed while a hook ran, or the plugin set is inconsistent."""
 
 
 def env_flag(name: str) -> bool:
@@ -102,10 +95,26 @@ class Plugin(BaseEstimator):
     A plugin instance configured on an estimator is never trained: ``fit``
     clones it into ``estimator.plugins_``, so state set in hooks (masks,
     generators) lives on the clone.
+
+    Attributes
+    ----------
+    name : str
+        Name under which the plugin is registered and addressed (a class
+        attribute).
+    zero_strength_params : dict or None
+        A class attribute: the parameter values that switch the plugin off,
+        e.g. ``{"alpha": 0.0}`` (training with them must equal training
+        without the plugin); the conformance kit's
+        :func:`~ensemblekit.testing.check_zero_strength` uses them.  None (the
+        default) = the plugin has no off value.  The former name
+        ``_zero_strength_params`` is still read, with a ``DeprecationWarning``.
     """
 
     #: Name under which the plugin is registered and addressed.
     name: str = ""
+
+    #: Parameter values that switch the plugin off; None = no off value.
+    zero_strength_params: ClassVar[Mapping[str, Any] | None] = None
 
     def validate(self) -> None:
         """Check the plugin's parameters; raise ``ValueError``/``TypeError``.
@@ -476,11 +485,21 @@ def resolve_plugins(plugins: Any) -> list[tuple[str, Plugin]]:
 # --------------------------------------------------------------------------
 # per-fit hook caller
 # --------------------------------------------------------------------------
-_TRAINING_HOOKS = tuple(
-    n for n in dir(hookspecs)
-    if n.startswith("ensemblekit_") and n != "ensemblekit_register_plugins"
-)
+def _specs(ensemble: bool) -> tuple[str, ...]:
+    """The names of the per-fit hook specs of one kind, in alphabetical order."""
+    return tuple(
+        n for n in dir(hookspecs)
+        if n.startswith("ensemblekit_") and n != "ensemblekit_register_plugins"
+        and getattr(getattr(hookspecs, n), "ensemblekit_ensemble_hook", False) is ensemble
+    )
 
+
+#: The hooks a network's training loop calls (wired by :class:`Hooks`).
+TRAINING_HOOKS: tuple[str, ...] = _specs(ensemble=False)
+
+#: The hooks an ensemble calls on its combiner, sampler and strategy (wired by
+#: :class:`EnsembleHooks`).
+ENSEMBLE_HOOKS: tuple[str, ...] = _specs(ensemble=True)
 
 #: Hooks at most one plugin of a network may implement, and why.
 _EXCLUSIVE_HOOKS = {
@@ -489,18 +508,11 @@ _EXCLUSIVE_HOOKS = {
 }
 
 
-class Hooks:
-    """The training hooks of one fit, with unimplemented hooks set to ``None``.
+class _HookCaller:
+    """The hooks of one kind for one fit, with unimplemented hooks set to ``None``.
 
-    Built from a fresh :class:`pluggy.PluginManager` holding the resolved
-    plugin instances.  It is a local of ``fit`` and is never stored on the
-    estimator (a plugin manager does not pickle).  Each attribute named like a
-    training hook without its ``ensemblekit_`` prefix is either ``None`` (no
-    plugin implements it; the loop skips it) or a callable taking the hook's
-    keyword arguments; an exception raised inside a plugin is re-raised as
-    :class:`PluginError` naming the plugin and the hook, and so is a call
-    after which an array argument of the loop's (``activation``, ``delta``,
-    ``coefs``, ``params``, ``grads``, ...) was replaced, resized or retyped.
+    Subclasses name their hooks in ``HOOKS`` and declare one attribute per hook
+    (the name without its ``ensemblekit_`` prefix).
 
     Parameters
     ----------
@@ -513,33 +525,13 @@ class Hooks:
         in-place rule holds for them, checked by the same code.
     """
 
-    # one per name in _TRAINING_HOOKS, set in __init__ (tests/test_typing.py checks the
-    # two agree); declared so that the loop's calls are type-checked
-    after_step: Callable[..., Any] | None
-    backward_hidden: Callable[..., Any] | None
-    batch_end: Callable[..., Any] | None
-    batch_start: Callable[..., Any] | None
-    before_step: Callable[..., Any] | None
-    check_ensemble: Callable[..., Any] | None
-    collect_members: Callable[..., Any] | None
-    combine: Callable[..., Any] | None
-    epoch_end: Callable[..., Any] | None
-    epoch_start: Callable[..., Any] | None
-    fit_end: Callable[..., Any] | None
-    fit_start: Callable[..., Any] | None
-    forward_hidden: Callable[..., Any] | None
-    learning_rate: Callable[..., Any] | None
-    member_outputs: Callable[..., Any] | None
-    penalty: Callable[..., Any] | None
-    predict_hidden: Callable[..., Any] | None
-    prepare_runs: Callable[..., Any] | None
-    sample_member: Callable[..., Any] | None
-    should_stop: Callable[..., Any] | None
+    #: The full names of the hooks this caller wires.
+    HOOKS: tuple[str, ...] = ()
 
     def __init__(self, plugins: list[tuple[str, Plugin]],
                  owned: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self.any = False
-        for hook in _TRAINING_HOOKS:
+        for hook in self.HOOKS:
             setattr(self, hook[len("ensemblekit_"):], None)
         if not plugins:
             return
@@ -568,7 +560,7 @@ class Hooks:
                 )
         if env_flag("ENSEMBLEKIT_TRACE_PLUGINS"):
             pm.add_hookcall_monitoring(_trace_call, lambda *args: None)
-        for hook in _TRAINING_HOOKS:
+        for hook in self.HOOKS:
             caller = getattr(pm.hook, hook)
             if caller.get_hookimpls():
                 # after fit_end the loop no longer uses the arrays it owned
@@ -625,6 +617,60 @@ class Hooks:
         calls = [(i.plugin_name, getattr(i.plugin, i.function.__name__), tuple(i.argnames))
                  for i in reversed(impls)]
         return DirectHook(hook, calls)
+
+
+class Hooks(_HookCaller):
+    """The training hooks of one fit, with unimplemented hooks set to ``None``.
+
+    Built from a fresh :class:`pluggy.PluginManager` holding the resolved
+    plugin instances.  It is a local of ``fit`` and is never stored on the
+    estimator (a plugin manager does not pickle).  Each attribute named like a
+    training hook without its ``ensemblekit_`` prefix is either ``None`` (no
+    plugin implements it; the loop skips it) or a callable taking the hook's
+    keyword arguments; an exception raised inside a plugin is re-raised as
+    :class:`PluginError` naming the plugin and the hook, and so is a call
+    after which an array argument of the loop's (``activation``, ``delta``,
+    ``coefs``, ``params``, ``grads``, ...) was replaced, resized or retyped.
+    """
+
+    HOOKS = TRAINING_HOOKS
+
+    # one per name in TRAINING_HOOKS, set in __init__ (tests/test_typing.py checks the
+    # two agree); declared so that the loop's calls are type-checked
+    after_step: Callable[..., Any] | None
+    backward_hidden: Callable[..., Any] | None
+    batch_end: Callable[..., Any] | None
+    batch_start: Callable[..., Any] | None
+    before_step: Callable[..., Any] | None
+    epoch_end: Callable[..., Any] | None
+    epoch_start: Callable[..., Any] | None
+    fit_end: Callable[..., Any] | None
+    fit_start: Callable[..., Any] | None
+    forward_hidden: Callable[..., Any] | None
+    learning_rate: Callable[..., Any] | None
+    penalty: Callable[..., Any] | None
+    predict_hidden: Callable[..., Any] | None
+    should_stop: Callable[..., Any] | None
+
+
+class EnsembleHooks(_HookCaller):
+    """The ensemble hooks of one ensemble fit, with unimplemented hooks set to ``None``.
+
+    Built, like :class:`Hooks`, from a fresh :class:`pluggy.PluginManager`
+    holding the ensemble's combiner, sampler and strategy; each attribute named
+    like an ensemble hook without its ``ensemblekit_`` prefix is ``None`` or a
+    guarded callable.  A network's fit never sees these hooks.
+    """
+
+    HOOKS = ENSEMBLE_HOOKS
+
+    # one per name in ENSEMBLE_HOOKS (tests/test_typing.py checks the two agree)
+    check_ensemble: Callable[..., Any] | None
+    collect_members: Callable[..., Any] | None
+    combine: Callable[..., Any] | None
+    member_outputs: Callable[..., Any] | None
+    prepare_runs: Callable[..., Any] | None
+    sample_member: Callable[..., Any] | None
 
 
 class DirectHook:

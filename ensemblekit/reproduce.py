@@ -46,9 +46,10 @@ from .config import model_from_config
 from .default_plugins.dropout import Dropout
 from .default_plugins.weight_decay import WeightDecay
 from .ensemble import EnsembleClassifier
+from .exceptions import DivergenceWarning, TrainingDiverged
 from .hookspecs import hookimpl
 from .io import atomic_write
-from .mlp import DivergenceWarning, MLPClassifier, TrainingDiverged
+from .mlp import MLPClassifier
 from .plugins import Plugin, get_registry
 from .search import CoarseToFineSearchCV
 

@@ -16,10 +16,9 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection._search import BaseSearchCV
-from sklearn.utils._param_validation import Interval
 
-from .mlp import _make_rng
+from ._random import make_rng
+from ._sklearn import BaseSearchCV, Interval
 
 __all__ = ["CoarseToFineSearchCV"]
 
@@ -268,7 +267,7 @@ class CoarseToFineSearchCV(BaseSearchCV):
             evaluates a list of parameter dicts and returns every result so far.
         """
         ranges = self._checked_ranges()
-        rng = _make_rng(self.random_state)
+        rng = make_rng(self.random_state)
         axes = {n: _Axis(s) for n, s in ranges.items() if isinstance(s, tuple)}
         bounds = {n: (a.lo, a.hi) for n, a in axes.items()}
         choices = {n: list(range(len(s))) for n, s in ranges.items() if isinstance(s, list)}

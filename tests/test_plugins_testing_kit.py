@@ -2,6 +2,7 @@
 
 import importlib.metadata
 import pathlib
+import warnings
 
 import numpy as np
 import pytest
@@ -46,7 +47,7 @@ def _plugin_distributions() -> list[str]:
 @parametrize_with_plugin_checks(
     [WeightDecay(), WeightDecay(alpha=0.05, convention="book"), Dropout(),
      Dropout(rate=0.3, mode="book")],
-)  # zero strength: the classes' own _zero_strength_params, as a third party declares it
+)  # zero strength: the classes' own zero_strength_params, as a third party declares it
 def test_builtins_pass_the_kit(plugin, check):
     check(plugin)
 
@@ -196,7 +197,7 @@ def test_penalty_gradient_check():
 
 
 class _DrawsEvenWhenOff(_Base):
-    _zero_strength_params = {"alpha": 0.0}
+    zero_strength_params = {"alpha": 0.0}
 
     @hookimpl
     def ensemblekit_fit_start(self, rng):
@@ -217,6 +218,60 @@ def test_zero_strength_check():
     with pytest.raises(AssertionError, match=r"\['beta'\] are not parameters"):
         check_zero_strength(_Base(), zero_strength_params={"beta": 0})
     check_zero_strength(_Base())  # declares nothing: nothing to check
+
+
+class _LegacyDrawsEvenWhenOff(_Base):
+    _zero_strength_params = {"alpha": 0.0}  # the name third-party plugins used before
+
+    @hookimpl
+    def ensemblekit_fit_start(self, rng):
+        self._noise = rng.normal(size=3) * self.alpha
+
+
+class _LegacyOff(_Base):
+    _zero_strength_params = {"alpha": 0.0}
+
+
+class _LegacyOverridesPublic(_DrawsEvenWhenOff):
+    _zero_strength_params = {"beta": 0.0}
+
+
+def test_zero_strength_params_is_a_public_plugin_attribute():
+    assert Plugin.zero_strength_params is None
+    assert "zero_strength_params" in Plugin.__doc__
+    assert WeightDecay.zero_strength_params == {"alpha": 0.0}
+    assert Dropout.zero_strength_params == {"rate": 0.0}
+    assert not hasattr(WeightDecay, "_zero_strength_params")
+    assert not hasattr(Dropout, "_zero_strength_params")
+
+
+def test_the_public_name_is_read_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        with pytest.raises(AssertionError, match=r"with \{'alpha': 0.0\} training differs"):
+            check_zero_strength(_DrawsEvenWhenOff())
+        check_zero_strength(WeightDecay(alpha=0.05))
+
+
+def test_the_underscore_name_is_still_read_with_a_deprecation_warning():
+    # read: the values it declares are the ones checked (and this plugin fails with them)
+    with pytest.warns(DeprecationWarning, match=r"test_plugins_testing_kit\."
+                                                r"_LegacyDrawsEvenWhenOff declares "
+                                                r"_zero_strength_params; rename it"):
+        with pytest.raises(AssertionError, match=r"with \{'alpha': 0.0\} training differs"):
+            check_zero_strength(_LegacyDrawsEvenWhenOff())
+    with pytest.warns(DeprecationWarning, match="_LegacyOff declares _zero_strength_params"):
+        check_zero_strength(_LegacyOff())
+    with pytest.warns(DeprecationWarning, match="_LegacyOff"):
+        check_plugin(_LegacyOff())
+    # the nearest class decides: here the subclass's underscore name
+    with pytest.warns(DeprecationWarning, match="_LegacyOverridesPublic"):
+        with pytest.raises(AssertionError, match=r"\['beta'\] are not parameters"):
+            check_zero_strength(_LegacyOverridesPublic())
+    # values passed explicitly win, and the class attribute is not read
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        check_zero_strength(_LegacyOff(), zero_strength_params={"alpha": 0.0})
 
 
 class _NoisyPredict(_Base):

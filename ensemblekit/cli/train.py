@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..ensemble import member_progress
 from ..hookspecs import hookimpl
 from ..io import save
-from ..mlp import INTERRUPTED, TrainingInterrupted
+from ..exceptions import INTERRUPTED, TrainingInterrupted
 from ..plugins import Plugin
 from . import common
 from . import data as data_

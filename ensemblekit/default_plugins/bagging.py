@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from numbers import Real
 
-from sklearn.utils._param_validation import Interval
-
+from .._sklearn import Interval
 from ..hookspecs import hookimpl
 from ..plugins import Plugin
 

@@ -6,8 +6,8 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._sklearn import Interval, StrOptions
 from .._stack import user_stacklevel
 from ..hookspecs import hookimpl
 from ..plugins import Plugin
@@ -69,7 +69,7 @@ class Dropout(Plugin):
 
     #: Parameter values under which the plugin changes nothing (used by
     #: ``ensemblekit.testing.check_plugin``).
-    _zero_strength_params = {"rate": 0.0}
+    zero_strength_params = {"rate": 0.0}
 
     _parameter_constraints: dict = {
         "rate": [Interval(Real, 0, 1, closed="left")],

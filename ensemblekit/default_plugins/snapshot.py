@@ -16,8 +16,8 @@ import copy
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
 
+from .._sklearn import Interval
 from ..hookspecs import hookimpl
 from ..plugins import Plugin
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._compiled import compiled_for
+from .._sklearn import Interval, StrOptions
 from ..hookspecs import hookimpl
 from ..plugins import Plugin
 
@@ -46,7 +46,7 @@ class WeightDecay(Plugin):
 
     #: Parameter values under which the plugin changes nothing (used by
     #: ``ensemblekit.testing.check_plugin``).
-    _zero_strength_params = {"alpha": 0.0}
+    zero_strength_params = {"alpha": 0.0}
 
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],

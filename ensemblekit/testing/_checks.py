@@ -291,16 +291,48 @@ def check_penalty_gradient(plugin: Plugin) -> None:
                              f"added vs {numeric_a[worst]!r} measured")
 
 
+def _declared_zero_strength(cls: type[Plugin]) -> Mapping[str, Any] | None:
+    """The parameter values a plugin class declares to switch itself off.
+
+    The nearest class in the MRO that sets ``zero_strength_params`` or the
+    former name ``_zero_strength_params`` decides; the former is still
+    honoured, with a ``DeprecationWarning`` naming the class.
+
+    Parameters
+    ----------
+    cls : type
+        A :class:`~ensemblekit.Plugin` subclass.
+
+    Returns
+    -------
+    dict or None
+        The declared values, or None when the plugin has no off value.
+    """
+    for klass in cls.__mro__:
+        if "zero_strength_params" in vars(klass):
+            return vars(klass)["zero_strength_params"]
+        if "_zero_strength_params" in vars(klass):
+            warnings.warn(
+                f"{klass.__module__}.{klass.__qualname__} declares _zero_strength_params; "
+                "rename it zero_strength_params (the public Plugin attribute): the "
+                "underscore name is deprecated and will stop being read",
+                DeprecationWarning, stacklevel=3)
+            return vars(klass)["_zero_strength_params"]
+    return None
+
+
 def check_zero_strength(plugin: Plugin,
                         zero_strength_params: Mapping[str, Any] | None = None) -> None:
     """At zero strength the plugin changes nothing: training equals no plugin.
 
     The parameters that switch the plugin off come from
     ``zero_strength_params`` or else the class attribute
-    ``_zero_strength_params`` (e.g. ``{"alpha": 0.0}``); a plugin that declares
-    neither passes trivially.  The same random stream must be used: a plugin
-    that still draws random numbers at zero strength changes the shuffling
-    and fails.
+    :attr:`Plugin.zero_strength_params <ensemblekit.Plugin>` (e.g.
+    ``{"alpha": 0.0}``); a plugin that declares neither passes trivially.  A
+    class that still declares the former name ``_zero_strength_params`` is
+    read too, with a ``DeprecationWarning`` naming the class.  The same
+    random stream must be used: a plugin that still draws random numbers at
+    zero strength changes the shuffling and fails.
 
     Parameters
     ----------
@@ -311,7 +343,7 @@ def check_zero_strength(plugin: Plugin,
     """
     check = "check_zero_strength"
     zero = (zero_strength_params if zero_strength_params is not None
-            else getattr(type(plugin), "_zero_strength_params", None))
+            else _declared_zero_strength(type(plugin)))
     if zero is None:
         return
     unknown = sorted(set(zero) - set(plugin.get_params(deep=False)))
@@ -453,7 +485,7 @@ def check_plugin(plugin: Plugin, *, zero_strength_params: Mapping[str, Any] | No
         An instance of the plugin class (its parameters are used as given).
     zero_strength_params : dict, optional
         Parameter values that switch the plugin off; default the class
-        attribute ``_zero_strength_params`` (no check when neither is given).
+        attribute ``zero_strength_params`` (no check when neither is given).
 
     Raises
     ------
@@ -493,7 +525,7 @@ def parametrize_with_plugin_checks(
         Plugin instances.
     zero_strength_params : dict, optional
         ``{plugin name: {param: value}}`` for plugins whose class declares no
-        ``_zero_strength_params``.
+        ``zero_strength_params``.
 
     Returns
     -------

@@ -18,7 +18,7 @@ from scipy import ndimage, sparse
 from ensemblekit import Plugin, hookimpl
 
 __all__ = ["RandomAffine"]
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 _FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 
@@ -94,7 +94,7 @@ class RandomAffine(Plugin):
 
     #: Parameter values under which the plugin changes nothing (used by
     #: ``ensemblekit.testing.check_plugin``).
-    _zero_strength_params = {"rotation": 0.0, "shear": 0.0, "zoom": 0.0, "shift": 0.0,
+    zero_strength_params = {"rotation": 0.0, "shear": 0.0, "zoom": 0.0, "shift": 0.0,
                              "elastic": 0.0}
 
     def __init__(self, image_shape: tuple[int, int] | None = None, rotation: float = 10.0,

@@ -16,7 +16,7 @@ import numpy as np
 from ensemblekit import Plugin, hookimpl
 
 __all__ = ["GradClip"]
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 
 class GradClip(Plugin):
@@ -54,7 +54,7 @@ class GradClip(Plugin):
 
     #: Parameter values under which the plugin changes nothing (used by
     #: ``ensemblekit.testing.check_plugin``).
-    _zero_strength_params = {"max_norm": math.inf}
+    zero_strength_params = {"max_norm": math.inf}
 
     def __init__(self, max_norm: float = 1.0) -> None:
         self.max_norm = max_norm

@@ -16,7 +16,7 @@ import numpy as np
 from ensemblekit import Plugin, hookimpl
 
 __all__ = ["L1"]
-__version__ = "0.1.1"
+__version__ = "0.1.2"
 
 
 class L1(Plugin):
@@ -59,7 +59,7 @@ class L1(Plugin):
 
     #: Parameter values under which the plugin changes nothing (used by
     #: ``ensemblekit.testing.check_plugin``).
-    _zero_strength_params = {"alpha": 0.0}
+    zero_strength_params = {"alpha": 0.0}
 
     def __init__(self, alpha: float = 0.0001, l1_ratio: float = 1.0) -> None:
         self.alpha = alpha

@@ -16,7 +16,7 @@ import numpy as np
 from ensemblekit import Plugin, hookimpl
 
 __all__ = ["MaxNorm"]
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 
 class MaxNorm(Plugin):
@@ -49,7 +49,7 @@ class MaxNorm(Plugin):
 
     #: Parameter values under which the plugin changes nothing (used by
     #: ``ensemblekit.testing.check_plugin``).
-    _zero_strength_params = {"max_norm": math.inf}
+    zero_strength_params = {"max_norm": math.inf}
 
     def __init__(self, max_norm: float = 3.0, include_output: bool = True) -> None:
         self.max_norm = max_norm

@@ -15,7 +15,7 @@ import numpy as np
 from ensemblekit import Plugin, hookimpl
 
 __all__ = ["GaussianNoise"]
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 
 class GaussianNoise(Plugin):
@@ -45,7 +45,7 @@ class GaussianNoise(Plugin):
 
     #: Parameter values under which the plugin changes nothing (used by
     #: ``ensemblekit.testing.check_plugin``).
-    _zero_strength_params = {"stddev": 0.0}
+    zero_strength_params = {"stddev": 0.0}
 
     def __init__(self, stddev: float = 0.1) -> None:
         self.stddev = stddev

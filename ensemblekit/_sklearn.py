@@ -1,0 +1,58 @@
+"""The one importer of scikit-learn's private API.
+
+scikit-learn keeps these names under underscore modules or names, so they may
+move or change between releases without a deprecation cycle.  Every module of
+ensemblekit imports them from here, so a scikit-learn release that moves one
+breaks this file alone, and the test on the oldest supported scikit-learn
+(``tests/test_minimum_versions.py``) shows whether the minimum still holds.
+
+Names
+-----
+Interval, StrOptions, Options, HasMethods
+    Constraint objects of ``_parameter_constraints`` (estimators, plugins);
+    the same declarations scikit-learn's own estimators use, so a bad
+    parameter raises scikit-learn's ``InvalidParameterError`` with its
+    message.  In ``sklearn.utils._param_validation`` since scikit-learn 1.2.
+validate_params
+    The decorator that checks the arguments of the public functions of
+    :mod:`ensemblekit.metrics` against the same constraints.  In
+    ``sklearn.utils._param_validation`` since scikit-learn 1.2.
+BaseSearchCV
+    The base class of :class:`~ensemblekit.CoarseToFineSearchCV`: it gives
+    the search its cross-validation, refit and ``cv_results_`` (its
+    ``_run_search`` is the documented extension point).  In
+    ``sklearn.model_selection._search`` since scikit-learn 0.18.
+safe_indexing
+    ``sklearn.utils._safe_indexing``: rows of an array, sparse matrix, list
+    or DataFrame, as ensemble members take them (bootstrap samples).  Under
+    this name since scikit-learn 0.22.
+check_sample_weight
+    ``sklearn.utils.validation._check_sample_weight``: a ``sample_weight``
+    checked and converted as scikit-learn's estimators do.  Since
+    scikit-learn 0.22; its ``ensure_non_negative`` keyword since 1.6 (it was
+    ``only_non_negative`` before).
+"""
+
+from __future__ import annotations
+
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.utils import _safe_indexing as safe_indexing
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    Options,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import _check_sample_weight as check_sample_weight
+
+__all__ = [
+    "BaseSearchCV",
+    "HasMethods",
+    "Interval",
+    "Options",
+    "StrOptions",
+    "check_sample_weight",
+    "safe_indexing",
+    "validate_params",
+]

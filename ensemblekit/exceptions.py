@@ -1,0 +1,113 @@
+"""Every public error and warning of ensemblekit, in one place.
+
+The classes are re-exported from :mod:`ensemblekit` and, for compatibility,
+from the modules that first defined them (``ensemblekit.mlp``,
+``ensemblekit.plugins``, ``ensemblekit.ensemble``, ``ensemblekit.io``): both
+import paths give the same class object.
+
+This module imports nothing of ensemblekit, so every layer may import it.
+"""
+
+from __future__ import annotations
+
+from sklearn.exceptions import ConvergenceWarning
+
+__all__ = [
+    "INTERRUPTED",
+    "DivergenceWarning",
+    "EnsembleFitError",
+    "ModelFileError",
+    "PluginError",
+    "PluginLoadWarning",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+]
+
+#: The message of the :class:`TrainingInterrupted` warning a fit that Ctrl-C
+#: stopped raises (its weights are those of the last finished step); ensembles
+#: and the command line look for it.
+INTERRUPTED = "Training interrupted by user."
+
+
+# --------------------------------------------------------------------------
+# training (estimators)
+# --------------------------------------------------------------------------
+class DivergenceWarning(ConvergenceWarning):
+    """Training produced a non-finite loss and stopped at the last finite weights.
+
+    Raised (as a warning) by a fit with ``on_divergence="stop"``, and by an
+    ensemble whose members diverged while others trained.
+    """
+
+
+class TrainingInterrupted(UserWarning):
+    """Ctrl-C stopped training; the estimator keeps its last finite weights.
+
+    The fit returns normally (as Keras and scikit-learn's MLP do on
+    ``KeyboardInterrupt``), so a model interrupted after a long run is not
+    lost; ``n_iter_`` and ``loss_curve_`` cover the finished epochs.  An
+    ensemble member that warns this stops its ensemble, and ``ensemblekit
+    train`` writes no model.  The message is
+    :data:`~ensemblekit.exceptions.INTERRUPTED`.
+    """
+
+
+class TrainingDiverged(ValueError):
+    """Training produced a non-finite loss and ``on_divergence="raise"``."""
+
+
+# --------------------------------------------------------------------------
+# ensembles
+# --------------------------------------------------------------------------
+class EnsembleFitError(RuntimeError):
+    """A member's training raised, a worker died, or the runs timed out.
+
+    Parameters
+    ----------
+    message : str
+        What failed, and what to do about it.
+    member : int or None, default=None
+        Index of the training run that failed, when known.
+    seed : int or None, default=None
+        That run's seed, when known.
+
+    Attributes
+    ----------
+    member : int or None
+        Index of the training run that failed, when known.
+    seed : int or None
+        Its seed: ``clone(estimator).set_params(random_state=seed)`` trained
+        on the same rows reproduces the failure.
+    """
+
+    def __init__(self, message: str, member: int | None = None,
+                 seed: int | None = None) -> None:
+        super().__init__(message)
+        self.member = member
+        self.seed = seed
+
+
+# --------------------------------------------------------------------------
+# plugins
+# --------------------------------------------------------------------------
+class PluginLoadWarning(UserWarning):
+    """A third-party plugin could not be loaded; the others still are.
+
+    The message names the entry point and its distribution.  With
+    ``ENSEMBLEKIT_STRICT_PLUGINS`` set, a :class:`PluginError` is raised instead.
+    """
+
+
+class PluginError(RuntimeError):
+    """A plugin failed while a hook ran, or the plugin set is inconsistent.
+
+    Also raised for a third-party plugin that fails to load when
+    ``ENSEMBLEKIT_STRICT_PLUGINS`` is set; the message names the plugin.
+    """
+
+
+# --------------------------------------------------------------------------
+# model files
+# --------------------------------------------------------------------------
+class ModelFileError(ValueError):
+    """A file is not a model :func:`ensemblekit.load` can read; the message says why."""

@@ -1,0 +1,101 @@
+"""Every public error and warning lives in ensemblekit.exceptions; old paths still work."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+import ensemblekit
+from ensemblekit import exceptions
+
+# the module each class was defined in before ensemblekit.exceptions existed
+OLD_PATHS = {
+    "DivergenceWarning": "ensemblekit.mlp",
+    "TrainingInterrupted": "ensemblekit.mlp",
+    "TrainingDiverged": "ensemblekit.mlp",
+    "PluginLoadWarning": "ensemblekit.plugins",
+    "PluginError": "ensemblekit.plugins",
+    "EnsembleFitError": "ensemblekit.ensemble",
+    "ModelFileError": "ensemblekit.io",
+}
+
+BASES = {
+    "DivergenceWarning": "ConvergenceWarning",
+    "TrainingInterrupted": "UserWarning",
+    "TrainingDiverged": "ValueError",
+    "PluginLoadWarning": "UserWarning",
+    "PluginError": "RuntimeError",
+    "EnsembleFitError": "RuntimeError",
+    "ModelFileError": "ValueError",
+}
+
+
+def _public_exception_classes(module) -> set[str]:
+    return {name for name, obj in vars(module).items()
+            if inspect.isclass(obj) and issubclass(obj, (Exception, Warning))
+            and obj.__module__ == module.__name__ and not name.startswith("_")}
+
+
+def test_exceptions_defines_exactly_the_public_errors_and_warnings():
+    assert _public_exception_classes(exceptions) == set(OLD_PATHS)
+    assert set(OLD_PATHS) <= set(exceptions.__all__)
+
+
+@pytest.mark.parametrize("module_name", sorted(
+    {"ensemblekit.mlp", "ensemblekit.plugins", "ensemblekit.ensemble", "ensemblekit.io",
+     "ensemblekit.search", "ensemblekit.metrics", "ensemblekit.reproduce",
+     "ensemblekit.hookspecs", "ensemblekit.testing", "ensemblekit.default_plugins.dropout",
+     "ensemblekit.default_plugins.weight_decay", "ensemblekit.default_plugins.bagging",
+     "ensemblekit.default_plugins.combiners", "ensemblekit.default_plugins.snapshot",
+     "ensemblekit.default_plugins.mc_dropout"}))
+def test_no_other_module_defines_a_public_error_or_warning(module_name):
+    # a class that a module merely re-exports keeps __module__ == "ensemblekit.exceptions"
+    assert _public_exception_classes(importlib.import_module(module_name)) == set()
+
+
+@pytest.mark.parametrize("name", sorted(OLD_PATHS))
+def test_old_and_top_level_paths_give_the_same_class(name):
+    cls = getattr(exceptions, name)
+    assert cls.__module__ == "ensemblekit.exceptions"
+    assert getattr(importlib.import_module(OLD_PATHS[name]), name) is cls
+    assert getattr(ensemblekit, name) is cls
+    assert name in ensemblekit.__all__
+    assert BASES[name] in [base.__name__ for base in cls.__mro__[1:]]
+
+
+def test_from_imports_of_the_old_paths():
+    from ensemblekit.ensemble import EnsembleFitError
+    from ensemblekit.io import ModelFileError
+    from ensemblekit.mlp import (
+        INTERRUPTED,
+        DivergenceWarning,
+        TrainingDiverged,
+        TrainingInterrupted,
+    )
+    from ensemblekit.plugins import PluginError, PluginLoadWarning
+
+    assert (DivergenceWarning, TrainingDiverged, TrainingInterrupted) == (
+        exceptions.DivergenceWarning, exceptions.TrainingDiverged,
+        exceptions.TrainingInterrupted)
+    assert (PluginError, PluginLoadWarning, EnsembleFitError, ModelFileError) == (
+        exceptions.PluginError, exceptions.PluginLoadWarning, exceptions.EnsembleFitError,
+        exceptions.ModelFileError)
+    assert INTERRUPTED == exceptions.INTERRUPTED
+
+
+def test_the_estimator_raises_the_class_of_exceptions():
+    import numpy as np
+
+    from ensemblekit import MLPRegressor
+
+    X = np.ones((4, 1)) * 1e300
+    with pytest.raises(exceptions.TrainingDiverged):
+        MLPRegressor(hidden_layer_sizes=(2,), max_iter=3, on_divergence="raise",
+                     random_state=0).fit(X, np.ones(4) * 1e300)
+
+
+def test_ensemble_fit_error_keeps_member_and_seed():
+    exc = exceptions.EnsembleFitError("member 2 failed", member=2, seed=7)
+    assert (str(exc), exc.member, exc.seed) == ("member 2 failed", 2, 7)
