@@ -17,9 +17,9 @@ import click
 from tqdm import tqdm
 
 from ..ensemble import member_progress
+from ..exceptions import INTERRUPTED, TrainingInterrupted
 from ..hookspecs import hookimpl
 from ..io import save
-from ..exceptions import INTERRUPTED, TrainingInterrupted
 from ..plugins import Plugin
 from . import common
 from . import data as data_
