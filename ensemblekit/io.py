@@ -46,6 +46,7 @@ import re
 import reprlib
 import secrets
 import stat
+import tokenize
 import warnings
 import zipfile
 import zlib
@@ -566,7 +567,10 @@ class _Decoder:
             plugin.validate()
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{rejected}: {exc}") from None
-        for key, value in self(obj["fitted"], where).items():
+        fitted = self(obj["fitted"], where)
+        if not isinstance(fitted, dict):
+            raise ValueError(f"{where}: a plugin's fitted attributes must be an object")
+        for key, value in fitted.items():
             if not (key.endswith("_") and not key.startswith("_") and key.isidentifier()):
                 raise ValueError(f"{where}: {key!r} is not a fitted plugin attribute")
             setattr(plugin, key, value)
@@ -970,7 +974,8 @@ def _read_arrays(path: Path, data: bytes, budget: _Budget) -> dict[str, np.ndarr
                 arrays[info.filename[:-4]] = _read_array(path, inner, info, budget)
     except ModelFileError:
         raise
-    except ValueError as exc:
+    # numpy parses a .npy header with the tokenizer: damaged ones raise its errors
+    except (ValueError, SyntaxError, tokenize.TokenError) as exc:
         raise ModelFileError(f"{path}: {_ARRAYS} is unreadable ({exc}); refused") from None
     except MemoryError:
         raise ModelFileError(f"{path}: {_ARRAYS} declares an array too large for "
