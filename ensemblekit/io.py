@@ -496,8 +496,10 @@ class _Decoder:
         if not isinstance(value, (bool, int, float, str)):
             raise ValueError(f"{where}: a scalar's value must be a number or a string, "
                              f"not {type(value).__name__}")
-        self.budget.spend(max(dtype.itemsize, 1), f"{where}: a scalar of dtype {dtype.str} "
-                                                  f"takes {max(dtype.itemsize, 1)} bytes")
+        # numpy builds the scalar through a 0-d array: twice its size at the peak
+        cost = 2 * max(dtype.itemsize, 1)
+        self.budget.spend(cost, f"{where}: a scalar of dtype {dtype.str} takes {cost} bytes "
+                                "to build")
         if dtype.itemsize == 0:
             raise ValueError(f"{where}: a scalar of the zero-size dtype {dtype.str}; refused")
         try:
