@@ -52,6 +52,17 @@ def digested(document: dict, arrays: bytes) -> dict:
     return document
 
 
+def digested_text(document: dict, arrays: bytes, placeholder: str, json_text: str) -> str:
+    """``model.json`` text with raw ``json_text`` (which Python's json could not write)
+    in place of ``placeholder``, and the digests a forger computes for it."""
+    document = digested(document, arrays)
+    document.pop("document_sha256")
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    document["document_sha256"] = hashlib.sha256(
+        canonical.replace(placeholder, json_text).encode()).hexdigest()
+    return json.dumps(document).replace(placeholder, json_text)
+
+
 def npz(members: Iterable[tuple[str, bytes]]) -> bytes:
     """An ``arrays.npz`` holding the given ``(name, bytes)`` members, in order."""
     buffer = io.BytesIO()

@@ -19,9 +19,7 @@ Peak memory is measured with ``tracemalloc``, which sees numpy's allocations.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import re
 import sys
 import warnings
@@ -31,7 +29,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
-from forge import craft, digested, npy_header, npz, npz_members, peak_mib, read_parts
+from forge import craft, digested_text, npy_header, npz, npz_members, peak_mib, read_parts
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.impute import SimpleImputer
@@ -180,17 +178,8 @@ def test_a_number_that_overflows_its_dtype_names_its_path(parts, tmp_path):
 
 def test_an_integer_of_thousands_of_digits_names_its_path(parts, tmp_path):
     document, arrays = parts
-    document["estimator"]["params"]["hidden_layer_sizes"]["items"][0] = 7
-    text = json.dumps(digested(document, arrays))
-    huge = "9" * 5000
-    # the forger's digest: the canonical text with the huge integer in place
-    document = json.loads(text)
-    document.pop("document_sha256")
     document["estimator"]["params"]["hidden_layer_sizes"]["items"][0] = "@HUGE@"
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    document["document_sha256"] = hashlib.sha256(
-        canonical.replace('"@HUGE@"', huge).encode()).hexdigest()
-    text = json.dumps(document).replace('"@HUGE@"', huge)
+    text = digested_text(document, arrays, '"@HUGE@"', "9" * 5000)
     path = craft(tmp_path / "digits.ekm", document, arrays, text=text)
     with pytest.raises(ModelFileError, match=re.escape(
             "estimator.params.hidden_layer_sizes.items[0] holds an integer of 5000 "
@@ -201,13 +190,7 @@ def test_an_integer_of_thousands_of_digits_names_its_path(parts, tmp_path):
 def test_json_nested_a_thousand_deep_names_its_path(parts, tmp_path):
     document, arrays = parts
     document["metadata"] = {"deep": "@DEEP@"}
-    deep = "[" * 1000 + "]" * 1000
-    document = digested(document, arrays)
-    document.pop("document_sha256")
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    document["document_sha256"] = hashlib.sha256(
-        canonical.replace('"@DEEP@"', deep).encode()).hexdigest()
-    text = json.dumps(document).replace('"@DEEP@"', deep)
+    text = digested_text(document, arrays, '"@DEEP@"', "[" * 1000 + "]" * 1000)
     path = craft(tmp_path / "deep.ekm", document, arrays, text=text)
     with pytest.raises(ModelFileError, match=re.escape(
             f"nests deeper than {ek_io.MAX_DEPTH} levels, at metadata.deep[0][0]")):
