@@ -13,12 +13,18 @@ that never contains a pickle:
     Every numeric array, read back with ``allow_pickle=False``.
 
 Loading never extracts anything to disk and refuses an archive holding any
-other member (a path such as ``../x`` included), a member twice, or more than
-``max_bytes`` (:data:`MAX_BYTES`) once decompressed: members are
+other member (a path such as ``../x`` included) or a member twice.  One
+budget, ``max_bytes`` (:data:`MAX_BYTES`), bounds what a file can make
+:func:`load` allocate: the bytes its members decompress to plus the bytes
+every array and scalar in it *declares* (itemsize times shape, at least one
+byte an element), each counted before it is allocated; members are
 decompressed a chunk at a time, never beyond the size they declare.
+``model.json`` may nest at most :data:`MAX_DEPTH` levels.
 Loading never imports anything named in the file: an estimator class is
 looked up in this module's allowlist (:func:`register_estimator` adds to it)
-and a plugin in :func:`ensemblekit.plugins.get_registry`.  Array dtypes and
+and a plugin in :func:`ensemblekit.plugins.get_registry`, then checked: a
+plugin by its ``validate``, an estimator's parameters against the rules of
+its class (a cache folder or a worker count is reset, a callable refused).  Array dtypes and
 shapes are checked against the document, and each estimator's ``restore``
 step checks its own invariants (the MLPs: layer shapes, finite weights).
 The digests catch a truncated, corrupted or hand-edited file; they are not a
@@ -36,8 +42,12 @@ import hashlib
 import io
 import json
 import os
+import re
+import reprlib
 import secrets
 import stat
+import tokenize
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -45,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import joblib
 import numpy as np
 import sklearn
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
@@ -68,6 +79,7 @@ from .plugins import Plugin, get_registry
 __all__ = [
     "FORMAT_VERSION",
     "MAX_BYTES",
+    "MAX_DEPTH",
     "ModelFileError",
     "atomic_write",
     "load",
@@ -78,9 +90,14 @@ __all__ = [
 FORMAT = "ensemblekit-model"
 #: Version of the file layout written by :func:`save`; :func:`load` reads it only.
 FORMAT_VERSION = 1
-#: Default ``max_bytes`` of :func:`load`: the largest model file it reads, and
-#: the most the file's members, and the arrays in them, may decompress to (1 GiB).
+#: Default ``max_bytes`` of :func:`load` (1 GiB): the largest model file it
+#: reads, and its budget: the most the file's members may decompress to plus the
+#: bytes its arrays and scalars declare.
 MAX_BYTES = 1 << 30
+#: Deepest nesting of lists and objects that ``model.json`` may have; the files
+#: :func:`save` writes stay below a third of it.
+MAX_DEPTH = 100
+_MAX_INT_DIGITS = 100  # longest integer literal in model.json (int64 needs 19 digits)
 _CHUNK = 1 << 20  # members are decompressed this many bytes at a time
 # what a damaged archive raises while it is read: zlib for corrupt deflate data,
 # NotImplementedError / RuntimeError for flipped compression or encryption flags,
@@ -216,6 +233,95 @@ register_estimator("sklearn.OneHotEncoder", OneHotEncoder, fitted=(
 
 
 # --------------------------------------------------------------------------
+# parameters a file may not choose
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _ParameterRule:
+    """Which values of one parameter a file may set, and what happens to others.
+
+    A value outside ``allowed`` is reset to ``default`` with a warning
+    (``reset``), or refused with a :class:`ModelFileError`.
+    """
+
+    allowed: Callable[[Any], bool]
+    allowed_text: str
+    reason: str
+    reset: bool
+    default: Any = None
+
+
+def _within_the_cores(value: Any) -> bool:
+    cores = joblib.cpu_count()  # what n_jobs=-1 means: the cores this process may use
+    return value is None or (type(value) is int and value != 0 and abs(value) <= cores)
+
+
+_N_JOBS = _ParameterRule(
+    _within_the_cores, "None or a worker count within this machine's cores",
+    "a file does not choose how many processes your machine starts", reset=True)
+_NO_FUNCTION = _ParameterRule(
+    lambda value: value is None, "None",
+    "it names a function to call, and model files hold no code", reset=False)
+#: The decision for every parameter of the allowlisted classes that names a
+#: cache, a path, a callable or a resource; the others hold plain values.  On
+#: top of these, no parameter but ``dtype`` may hold a callable (a class).
+_PARAMETER_RULES: dict[type, dict[str, _ParameterRule]] = {
+    MLPClassifier: {}, MLPRegressor: {},  # plugins: validated by their ``validate``
+    EnsembleClassifier: {"n_jobs": _N_JOBS}, EnsembleRegressor: {"n_jobs": _N_JOBS},
+    LabelBinarizer: {},
+    Pipeline: {"memory": _ParameterRule(
+        lambda value: value is None, "None",
+        "it is a cache folder that a refit writes joblib files to and later unpickles, "
+        "so whoever can write there could run code in your process", reset=True)},
+    TransformedTargetRegressor: {"func": _NO_FUNCTION, "inverse_func": _NO_FUNCTION},
+    ColumnTransformer: {"n_jobs": _N_JOBS},
+    SimpleImputer: {}, StandardScaler: {}, MaxAbsScaler: {}, MinMaxScaler: {},
+    OneHotEncoder: {},
+}
+
+
+def _callable_in(value: Any) -> Any:
+    """The first callable inside a parameter value (not inside estimators), or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend((*item.keys(), *item.values()))
+        elif isinstance(item, np.ndarray) and item.dtype.kind == "O":
+            stack.extend(item.ravel())
+        elif isinstance(item, type):
+            return item
+    return None
+
+
+def _checked_parameters(cls: type, params: dict[str, Any], where: str) -> dict[str, Any]:
+    """``params`` read from a file for ``cls``, after the rules of its class.
+
+    Raises ``ValueError`` for a refused value; warns for a value reset.
+    """
+    rules = _PARAMETER_RULES.get(cls, {})
+    checked = dict(params)
+    for name, value in params.items():
+        rule = rules.get(name)
+        if rule is not None and not rule.allowed(value):
+            said = (f"{where}: {cls.__name__} parameter {name!r} from the file "
+                    f"({reprlib.repr(value)})")
+            if not rule.reset:
+                raise ValueError(f"{said} must be {rule.allowed_text}: {rule.reason}; "
+                                 "refused")
+            warnings.warn(f"{said} is reset to {rule.default!r} ({rule.allowed_text} "
+                          f"allowed): {rule.reason}. If you trust the file, set it after "
+                          "loading", UserWarning, stacklevel=2)
+            checked[name] = rule.default
+        elif name != "dtype" and (function := _callable_in(value)) is not None:
+            raise ValueError(f"{where}: {cls.__name__} parameter {name!r} holds the callable "
+                             f"{function.__name__}; model files hold no functions or classes "
+                             "there; refused")
+    return checked
+
+
+# --------------------------------------------------------------------------
 # encoding: Python values -> JSON + arrays
 # --------------------------------------------------------------------------
 class _Encoder:
@@ -348,8 +454,9 @@ class _Decoder:
     KINDS = frozenset({"scalar", "array", "objects", "dtype", "scalar_type", "builtin_type",
                        "warning", "slice", "tuple", "dict", "plugin", "estimator"})
 
-    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+    def __init__(self, arrays: Mapping[str, np.ndarray], budget: _Budget) -> None:
         self.arrays = arrays
+        self.budget = budget
 
     def __call__(self, obj: Any, where: str) -> Any:
         if obj is None or isinstance(obj, (bool, int, float, str)):
@@ -367,7 +474,7 @@ class _Decoder:
             raise ValueError(f"{where}: unknown value kind {kind!r}")
         try:
             return method(obj, where)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, OverflowError) as exc:
             raise ValueError(f"{where}: malformed {kind!r} entry ({exc})") from None
 
     @staticmethod
@@ -382,8 +489,21 @@ class _Decoder:
 
     def _scalar(self, obj: dict, where: str) -> np.generic:
         dtype = self._dtype_of(obj["dtype"], where, _ARRAY_KINDS)
-        # numpy's stubs type any ndarray index as an array; () on a 0-d one is a scalar
-        return np.array(obj["value"], dtype=dtype)[()]  # type: ignore[return-value]
+        value = obj["value"]
+        if not isinstance(value, (bool, int, float, str)):
+            raise ValueError(f"{where}: a scalar's value must be a number or a string, "
+                             f"not {type(value).__name__}")
+        # numpy builds the scalar through a 0-d array: twice its size at the peak
+        cost = 2 * max(dtype.itemsize, 1)
+        self.budget.spend(cost, f"{where}: a scalar of dtype {dtype.str} takes {cost} bytes "
+                                "to build")
+        if dtype.itemsize == 0:
+            raise ValueError(f"{where}: a scalar of the zero-size dtype {dtype.str}; refused")
+        try:
+            # numpy's stubs type any ndarray index as an array; () on a 0-d one is a scalar
+            return np.array(value, dtype=dtype)[()]  # type: ignore[return-value]
+        except (OverflowError, ValueError, TypeError) as exc:
+            raise ValueError(f"{where}: {value!r} is not a valid {dtype.str} ({exc})") from None
 
     def _array(self, obj: dict, where: str) -> np.ndarray:
         key = obj["key"]
@@ -434,15 +554,22 @@ class _Decoder:
 
     def _plugin(self, obj: dict, where: str) -> Plugin:
         params = self(obj["params"], where)
+        rejected = f"{where}: plugin {obj['name']!r} rejects the stored parameters"
         try:
             plugin = get_registry().create(obj["name"], **params)
         except TypeError as exc:
-            raise ValueError(f"{where}: plugin {obj['name']!r} rejects the stored "
-                             f"parameters: {exc}") from None
+            raise ValueError(f"{rejected}: {exc}") from None
         except ValueError as exc:
             raise ValueError(f"{where}: the model needs a plugin that is not "
                              f"installed. {exc}") from None
-        for key, value in self(obj["fitted"], where).items():
+        try:
+            plugin.validate()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{rejected}: {exc}") from None
+        fitted = self(obj["fitted"], where)
+        if not isinstance(fitted, dict):
+            raise ValueError(f"{where}: a plugin's fitted attributes must be an object")
+        for key, value in fitted.items():
             if not (key.endswith("_") and not key.startswith("_") and key.isidentifier()):
                 raise ValueError(f"{where}: {key!r} is not a fitted plugin attribute")
             setattr(plugin, key, value)
@@ -454,10 +581,11 @@ class _Decoder:
             raise ValueError(f"{where}: class {obj['class']!r} is not one of the classes "
                              f"model files allow ({', '.join(sorted(_BY_NAME))})")
         where = f"{where}({spec.cls.__name__})"
-        params = self(obj["params"], where)
         fitted = obj["fitted"]
-        if not isinstance(params, dict) or not isinstance(fitted, dict):
+        if not isinstance(obj["params"], dict) or not isinstance(fitted, dict):
             raise ValueError(f"{where}: params and fitted must be objects")
+        params = _checked_parameters(spec.cls, {
+            k: self(v, f"{where}.{k}") for k, v in obj["params"].items()}, where)
         try:
             est = spec.cls(**params)
         except TypeError as exc:
@@ -630,15 +758,39 @@ def save(estimator: Any, path: str | os.PathLike, *,
         _zip_member(zf, _ARRAYS, arrays)
 
 
-def _check_sizes(path: Path, where: str, infos: list[zipfile.ZipInfo],
-                 max_bytes: int) -> None:
+class _Budget:
+    """What one file may make :func:`load` allocate: a single sum against ``max_bytes``.
+
+    Everything is counted *before* it is allocated, from the sizes the file
+    declares: the archive's members decompressed, every array (itemsize times
+    shape, at least one byte an element) and every scalar.
+    """
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path = path
+        self.limit = limit
+        self.spent = 0
+
+    def spend(self, nbytes: int, what: str, *, keep: bool = True) -> None:
+        """Count ``nbytes`` (described by ``what``); refuse the file past the limit.
+
+        With ``keep=False`` the bytes must fit but are not counted (a step
+        whose bytes are counted again by what it produces).
+        """
+        if self.spent + nbytes > self.limit:
+            before = f" after {self.spent} bytes counted before" if self.spent else ""
+            raise ModelFileError(
+                f"{self.path}: {what}, more than max_bytes={self.limit}{before}; refused "
+                "(a memory bomb?). Pass a larger max_bytes to load a model this big that "
+                "you trust")
+        if keep:
+            self.spent += nbytes
+
+
+def _check_sizes(where: str, infos: list[zipfile.ZipInfo], budget: _Budget,
+                 keep: bool = True) -> None:
     total = sum(info.file_size for info in infos)
-    if total > max_bytes:
-        raise ModelFileError(
-            f"{path}: {where} would decompress to {total} bytes, more than "
-            f"max_bytes={max_bytes}; refused (a zip bomb?). Pass a larger max_bytes "
-            "to load a model this big that you trust"
-        )
+    budget.spend(total, f"{where} would decompress to {total} bytes", keep=keep)
 
 
 def _read_bounded(zf: zipfile.ZipFile, name: str) -> bytes:
@@ -654,7 +806,7 @@ def _read_bounded(zf: zipfile.ZipFile, name: str) -> bytes:
     return bytes(out)
 
 
-def _read_members(path: Path, max_bytes: int) -> tuple[bytes, bytes]:
+def _read_members(path: Path, budget: _Budget) -> tuple[bytes, bytes]:
     with open(path, "rb") as fh:
         head = fh.read(4)
         size = os.fstat(fh.fileno()).st_size
@@ -667,8 +819,8 @@ def _read_members(path: Path, max_bytes: int) -> tuple[bytes, bytes]:
         )
     if head[:2] != b"PK":
         raise ModelFileError(f"{path} is not an ensemblekit model file (not a zip archive)")
-    if size > max_bytes:
-        raise ModelFileError(f"{path} is {size} bytes, more than max_bytes={max_bytes}; "
+    if size > budget.limit:
+        raise ModelFileError(f"{path} is {size} bytes, more than max_bytes={budget.limit}; "
                              "refused. Pass a larger max_bytes to load a model this big "
                              "that you trust")
     try:
@@ -688,23 +840,105 @@ def _read_members(path: Path, max_bytes: int) -> tuple[bytes, bytes]:
                 twice = next(n for n in names if names.count(n) > 1)
                 raise ModelFileError(f"{path}: archive member {twice!r} appears more than "
                                      "once; refused")
-            _check_sizes(path, "the archive", infos, max_bytes)
+            _check_sizes("the archive", infos, budget)
             return _read_bounded(zf, _DOCUMENT), _read_bounded(zf, _ARRAYS)
     except _DAMAGED as exc:
         raise ModelFileError(f"{path} is truncated or corrupted ({type(exc).__name__}: "
                              f"{exc}); write the model again") from None
 
 
+class _LongInteger:
+    """Stands for an integer literal of more than ``_MAX_INT_DIGITS`` digits."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _parse_int(text: str) -> int | _LongInteger:
+    # json would call int(text): quadratic in its length, or the interpreter's
+    # ValueError past sys.get_int_max_str_digits(); the long ones are named below
+    digits = len(text) - text.startswith("-")
+    return int(text) if digits <= _MAX_INT_DIGITS else _LongInteger(digits)
+
+
+def _check_tree(path: Path, document: Any) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and over-long integers, naming where they are.
+
+    Walks with a stack of its own: the document may be too deep for recursion.
+    """
+    stack: list[tuple[Any, str, int]] = [(document, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, _LongInteger):
+            raise ModelFileError(
+                f"{path}: {_DOCUMENT} at {where} holds an integer of {value.digits} digits; "
+                f"model files hold integers of at most {_MAX_INT_DIGITS}; refused")
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth == MAX_DEPTH:
+            raise ModelFileError(f"{path}: {_DOCUMENT} nests deeper than {MAX_DEPTH} "
+                                 f"levels, at {where}; refused")
+        if isinstance(value, dict):
+            stack.extend((v, f"{where}.{k}" if where else k, depth + 1)
+                         for k, v in value.items())
+        else:
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _deepest_path(raw: bytes) -> str:
+    """Where in a JSON text nesting first goes deeper than MAX_DEPTH, as a document path.
+
+    Used when the text is too deep for ``json.loads``: the text up to that
+    point, its open brackets closed, is parsed instead, and the path follows
+    the last item of every container.
+    """
+    # strings blanked out (same length), so that only structural brackets count
+    text = _STRING.sub(lambda m: b'"' + b"_" * (len(m.group()) - 2) + b'"', raw)
+    depth, opened = 0, []
+    for offset in range(len(text)):
+        char = text[offset]
+        if char in b"[{":
+            if depth == MAX_DEPTH:
+                break
+            depth += 1
+            opened.append(char)
+        elif char in b"]}" and opened:
+            depth -= 1
+            opened.pop()
+    else:
+        return "an unknown place"
+    closing = b"".join(b"]" if c == ord("[") else b"}" for c in reversed(opened))
+    try:
+        value = json.loads(raw[:offset] + b"null" + closing)
+    except (ValueError, RecursionError):
+        return f"byte {offset}"
+    where = ""
+    while isinstance(value, (dict, list)) and value:
+        if isinstance(value, dict):
+            key = list(value)[-1]
+            where, value = (f"{where}.{key}" if where else key), value[key]
+        else:
+            where, value = f"{where}[{len(value) - 1}]", value[-1]
+    return where
+
+
 def _read_document(path: Path, raw: bytes, arrays: bytes) -> dict:
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        document = json.loads(raw, parse_int=_parse_int)
+    except RecursionError:
+        raise ModelFileError(f"{path}: {_DOCUMENT} nests deeper than {MAX_DEPTH} levels, "
+                             f"at {_deepest_path(raw)}; refused") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: {_DOCUMENT} is not valid JSON ({exc})") from None
+    _check_tree(path, document)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not an ensemblekit model file "
                              f"({_DOCUMENT} does not declare format {FORMAT!r})")
     version = document.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         raise ModelFileError(
             f"{path} has model format version {version!r} (written by ensemblekit "
             f"{document.get('ensemblekit_version', '?')}); this ensemblekit reads "
@@ -720,37 +954,74 @@ def _read_document(path: Path, raw: bytes, arrays: bytes) -> dict:
     return document
 
 
-def _read_arrays(path: Path, data: bytes, max_bytes: int) -> dict[str, np.ndarray]:
+def _read_arrays(path: Path, data: bytes, budget: _Budget) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as inner:
             infos = inner.infolist()
-        for info in infos:
-            if not (info.filename.endswith(".npy") and info.filename[:-4].isidentifier()):
-                raise ModelFileError(f"{path}: {_ARRAYS} has an unexpected member "
-                                     f"{info.filename!r}; refused")
-        _check_sizes(path, _ARRAYS, infos, max_bytes)
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+            names = [info.filename for info in infos]
+            for name in names:
+                if not (name.endswith(".npy") and name[:-4].isidentifier()):
+                    raise ModelFileError(f"{path}: {_ARRAYS} has an unexpected member "
+                                         f"{name!r}; refused")
+                if names.count(name) > 1:  # numpy would read the last copy, others the first
+                    raise ModelFileError(f"{path}: {_ARRAYS} member {name!r} appears more "
+                                         "than once; refused")
+            # the arrays these decompress to are counted below, by what they declare
+            _check_sizes(_ARRAYS, infos, budget, keep=False)
+            for info in infos:
+                arrays[info.filename[:-4]] = _read_array(path, inner, info, budget)
     except ModelFileError:
         raise
-    except ValueError as exc:
-        reason = ("holds an array that needs pickle" if "allow_pickle" in str(exc)
-                  else "is unreadable")
-        raise ModelFileError(f"{path}: {_ARRAYS} {reason} ({exc}); refused") from None
+    # numpy parses a .npy header with the tokenizer: damaged ones raise its errors
+    except (ValueError, SyntaxError, tokenize.TokenError) as exc:
+        raise ModelFileError(f"{path}: {_ARRAYS} is unreadable ({exc}); refused") from None
     except MemoryError:
         raise ModelFileError(f"{path}: {_ARRAYS} declares an array too large for "
                              "memory; refused") from None
     except _DAMAGED as exc:
         raise ModelFileError(f"{path}: {_ARRAYS} is unreadable ({type(exc).__name__}: "
                              f"{exc})") from None
-    for key, arr in arrays.items():
-        if not isinstance(arr, np.ndarray):  # numpy hands back the raw bytes
-            raise ModelFileError(f"{path}: {_ARRAYS} member {key!r} is not a .npy array; "
-                                 "refused")
-        if arr.dtype.kind not in _ARRAY_KINDS or arr.dtype.fields is not None:
-            raise ModelFileError(f"{path}: array {key!r} has dtype {arr.dtype}, "
-                                 "which model files do not use")
     return arrays
+
+
+def _read_array(path: Path, inner: zipfile.ZipFile, info: zipfile.ZipInfo,
+                budget: _Budget) -> np.ndarray:
+    """One ``.npy`` member, its header checked against the budget before its data is read."""
+    key = info.filename[:-4]
+    with inner.open(info) as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+        except ValueError:
+            raise ModelFileError(f"{path}: {_ARRAYS} member {key!r} is not a .npy array; "
+                                 "refused") from None
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(fh)
+        if dtype.hasobject:
+            raise ModelFileError(f"{path}: {_ARRAYS} holds an array that needs pickle "
+                                 f"({key!r}, dtype {dtype}); refused")
+        if dtype.kind not in _ARRAY_KINDS or dtype.fields is not None:
+            raise ModelFileError(f"{path}: array {key!r} has dtype {dtype}, "
+                                 "which model files do not use")
+        if any(n < 0 for n in shape):
+            raise ModelFileError(f"{path}: array {key!r} declares the shape {list(shape)}; "
+                                 "refused")
+        count = 1
+        for n in shape:
+            count *= n
+        declared = max(dtype.itemsize, 1) * count
+        budget.spend(declared, f"array {key!r} declares {dtype.str} {list(shape)}: at least "
+                               f"{declared} bytes")
+        if dtype.itemsize == 0:
+            raise ModelFileError(f"{path}: array {key!r} has the zero-size dtype "
+                                 f"{dtype.str}, which model files do not use; refused")
+        held = info.file_size - fh.tell()
+        if held != dtype.itemsize * count:
+            raise ModelFileError(f"{path}: array {key!r} declares {dtype.itemsize * count} "
+                                 f"bytes of data but holds {held}; refused")
+        fh.seek(0)
+        return np.lib.format.read_array(fh, allow_pickle=False)
 
 
 def load(path: str | os.PathLike, *, return_metadata: bool = False,
@@ -798,9 +1069,10 @@ def load(path: str | os.PathLike, *, return_metadata: bool = False,
             max_bytes < 1):
         raise ValueError(f"max_bytes must be a positive integer, got {max_bytes!r}")
     path = Path(path)
-    raw, array_bytes = _read_members(path, int(max_bytes))
+    budget = _Budget(path, int(max_bytes))
+    raw, array_bytes = _read_members(path, budget)
     document = _read_document(path, raw, array_bytes)
-    decode = _Decoder(_read_arrays(path, array_bytes, int(max_bytes)))
+    decode = _Decoder(_read_arrays(path, array_bytes, budget), budget)
     try:
         if not isinstance(document.get("estimator"), dict) or (
                 document["estimator"].get("$") != "estimator"):

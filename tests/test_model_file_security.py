@@ -15,7 +15,6 @@ tampered digests; these tests add what it does not.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.metadata
 import io
@@ -24,13 +23,13 @@ import pickle
 import re
 import subprocess
 import sys
-import tracemalloc
 import zipfile
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pytest
+from forge import craft, npz, peak_mib
 from sklearn.datasets import load_iris
 
 from ensemblekit import Dropout, MLPClassifier, ModelFileError, load, save
@@ -51,22 +50,6 @@ def parts(iris, tmp_path_factory):
                        plugins=[Dropout(0.1)]).fit(*iris), path)
     with zipfile.ZipFile(path) as zf:
         return json.loads(zf.read("model.json")), zf.read("arrays.npz")
-
-
-def _craft(path: Path, document: dict, arrays: bytes, members=(),
-           compression=zipfile.ZIP_DEFLATED) -> Path:
-    """Write a model file with valid digests, plus extra ``(name, bytes)`` members."""
-    document = json.loads(json.dumps(document))
-    document.pop("document_sha256", None)
-    document["arrays_sha256"] = hashlib.sha256(arrays).hexdigest()
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
-    document["document_sha256"] = hashlib.sha256(canonical).hexdigest()
-    with zipfile.ZipFile(path, "w", compression) as zf:
-        zf.writestr("model.json", json.dumps(document))
-        zf.writestr("arrays.npz", arrays)
-        for name, data in members:
-            zf.writestr(name, data)
-    return path
 
 
 class _Booby:
@@ -129,7 +112,7 @@ def test_names_read_from_the_file_are_never_imported(where, value, match, parts,
     document, arrays = parts
     document = json.loads(json.dumps(document))
     _set(where)(document, value)
-    path = _craft(tmp_path / "bad.ekm", document, arrays)
+    path = craft(tmp_path / "bad.ekm", document, arrays)
     with pytest.raises(ModelFileError, match=match):
         load(path)
     assert not trap_module.exists() and "ek_trap" not in sys.modules
@@ -140,13 +123,6 @@ def test_names_read_from_the_file_are_never_imported(where, value, match, parts,
 # --------------------------------------------------------------------------
 # no pickle is ever unpickled
 # --------------------------------------------------------------------------
-def _npz_with_member(name: str, data: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr(name, data)
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize("compress", [("zlib", 3), ("gzip", 3), ("bz2", 3), ("lzma", 3),
                                       ("xz", 3)])
 def test_compressed_joblib_files_are_refused_unexecuted(compress, tmp_path):
@@ -178,9 +154,9 @@ def test_a_pickle_inside_the_archive_is_refused_unexecuted(where, match, parts, 
     document, _ = parts
     marker = tmp_path / "pwned"
     payload = pickle.dumps(_Booby(marker))
-    arrays = payload if where == "arrays.npz" else _npz_with_member(where, payload)
+    arrays = payload if where == "arrays.npz" else npz([(where, payload)])
     with pytest.raises(ModelFileError, match=match):
-        load(_craft(tmp_path / "bad.ekm", document, arrays))
+        load(craft(tmp_path / "bad.ekm", document, arrays))
     assert not marker.exists()
 
 
@@ -193,7 +169,7 @@ def test_a_pickle_inside_the_archive_is_refused_unexecuted(where, match, parts, 
 def test_path_traversal_and_extra_members_are_refused(name, parts, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    path = _craft(work / "bad.ekm", *parts, members=[(name, b"planted")])
+    path = craft(work / "bad.ekm", *parts, members=[(name, b"planted")])
     with pytest.raises(ModelFileError, match=re.escape(f"unexpected archive member {name!r}")):
         load(path)
     # nothing is ever extracted: no file appeared anywhere near
@@ -203,7 +179,7 @@ def test_path_traversal_and_extra_members_are_refused(name, parts, tmp_path):
 def test_a_member_given_twice_is_refused(parts, tmp_path):
     document, arrays = parts
     with pytest.warns(UserWarning, match="Duplicate name"):
-        path = _craft(tmp_path / "bad.ekm", document, arrays,
+        path = craft(tmp_path / "bad.ekm", document, arrays,
                       members=[("model.json", b'{"format": "other"}')])
     with pytest.raises(ModelFileError, match="'model.json' appears more than once"):
         load(path)
@@ -214,23 +190,13 @@ def test_arrays_npz_members_are_checked_too(name, parts, tmp_path):
     document, _ = parts
     buffer = io.BytesIO()
     np.save(buffer, np.zeros(3))
-    arrays = _npz_with_member(name, buffer.getvalue())
+    arrays = npz([(name, buffer.getvalue())])
     expected = re.escape(f"arrays.npz has an unexpected member {name!r}")
     with pytest.raises(ModelFileError, match=expected):
-        load(_craft(tmp_path / "bad.ekm", document, arrays))
+        load(craft(tmp_path / "bad.ekm", document, arrays))
 
 
 ZEROS = 64 << 20  # a bomb: 64 MiB of zeros deflate to about 64 KiB
-
-
-def _peak_mib(function) -> float:
-    """Peak memory (MiB) Python allocates while ``function`` runs."""
-    tracemalloc.start()
-    try:
-        function()
-        return tracemalloc.get_traced_memory()[1] / 2**20
-    finally:
-        tracemalloc.stop()
 
 
 def _raises_model_file_error(path: Path, match: str, **kwargs):
@@ -247,7 +213,7 @@ def test_a_zip_bomb_is_refused_before_it_is_decompressed(parts, tmp_path):
         zf.writestr("model.json", json.dumps(document))
         zf.writestr("arrays.npz", bytes(ZEROS))
     assert bomb.stat().st_size < ZEROS // 100
-    peak = _peak_mib(_raises_model_file_error(
+    peak = peak_mib(_raises_model_file_error(
         bomb, r"the archive would decompress to \d+ bytes, more than max_bytes=33554432",
         max_bytes=32 << 20))
     assert peak < 8
@@ -272,7 +238,7 @@ def test_a_member_that_lies_about_its_size_is_never_decompressed_beyond_it(parts
                 data[start + offset:start + offset + 4] = (1024).to_bytes(4, "little")
             start += 4
     bomb.write_bytes(data)
-    peak = _peak_mib(_raises_model_file_error(bomb, "truncated or corrupted.*Bad CRC-32"))
+    peak = peak_mib(_raises_model_file_error(bomb, "truncated or corrupted.*Bad CRC-32"))
     assert peak < 8  # before chunked reads, zipfile inflated all 64 MiB, then cut it
 
 
@@ -281,15 +247,15 @@ def test_a_bomb_inside_arrays_npz_is_refused(parts, tmp_path):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("a0.npy", bytes(ZEROS))
-    path = _craft(tmp_path / "bomb.ekm", document, buffer.getvalue())
-    peak = _peak_mib(_raises_model_file_error(
+    path = craft(tmp_path / "bomb.ekm", document, buffer.getvalue())
+    peak = peak_mib(_raises_model_file_error(
         path, r"arrays.npz would decompress to 67108864 bytes, more than max_bytes",
         max_bytes=32 << 20))
     assert peak < 8
 
 
 def test_the_size_limit_is_documented_and_can_be_raised(parts, tmp_path):
-    path = _craft(tmp_path / "model.ekm", *parts)
+    path = craft(tmp_path / "model.ekm", *parts)
     assert MAX_BYTES == 1 << 30
     load(path)
     size = path.stat().st_size

@@ -200,3 +200,127 @@ def test_ensembles_do_not_depend_on_n_jobs(data, config, n_jobs):
         assert parallel == sequential
     else:
         np.testing.assert_array_equal(parallel, sequential)
+
+
+# --------------------------------------------------------------------------
+# model files: random edits of a valid file load or are a ModelFileError
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def model_file_parts(tmp_path_factory):
+    from forge import read_parts
+    from sklearn.datasets import load_iris
+
+    import ensemblekit
+
+    X, y = load_iris(return_X_y=True)
+    path = tmp_path_factory.mktemp("mutator") / "m.ekm"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MLPClassifier((4,), max_iter=3, random_state=0, batch_norm=True,
+                            plugins=[Dropout(0.1), WeightDecay(1e-3)]).fit(X, y)
+    ensemblekit.save(clf, path)
+    return read_parts(path)
+
+
+_HOSTILE_VALUES = [None, True, -1, 0, 2**63, 10**40, -1e308, 1e30, float("nan"), "", "x" * 64,
+                   [], {}, {"$": "scalar", "dtype": "<U536870911", "value": "a"},
+                   {"$": "scalar", "dtype": "<i8", "value": 1e30},
+                   {"$": "objects", "shape": [2**64, 0], "items": []},
+                   {"$": "tuple", "items": "abc"}, {"$": "builtin_type", "name": "object"},
+                   {"$": "estimator", "class": "sklearn.Pipeline", "params": {}, "fitted": {}}]
+_HOSTILE_DTYPES = ["<U0", "<f8", "|O", "<i2", "|b1", "<U536870911", "V8", "<c16"]
+
+
+def _json_nodes(tree, at=()):
+    """Every (container, key) in a JSON tree, in a fixed order."""
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree)
+    for key, value in items:
+        yield tree, key
+        if isinstance(value, (dict, list)):
+            yield from _json_nodes(value, at + (key,))
+
+
+@st.composite
+def model_file_edits(draw):
+    """A list of edits; each a (kind, choices) pair applied by _mutate."""
+    kinds = st.sampled_from(["value", "dtype", "shape", "nest", "duplicate", "delete",
+                             "flip", "header"])
+    return draw(st.lists(st.tuples(kinds, st.integers(0, 2**16), st.integers(0, 2**16)),
+                         min_size=1, max_size=3))
+
+
+def _mutate(document, arrays, edits):
+    """Apply ``edits`` to a parsed document and its npz bytes (returns the new pair)."""
+    import json as _json
+
+    from forge import npy_header, npz, npz_members
+
+    members = npz_members(arrays)
+    for kind, a, b in edits:
+        nodes = list(_json_nodes(document))
+        parent, key = nodes[a % len(nodes)]
+        if kind == "value":
+            parent[key] = _json.loads(_json.dumps(_HOSTILE_VALUES[b % len(_HOSTILE_VALUES)]))
+        elif kind == "dtype":
+            entries = [n for n in nodes if isinstance(n[0][n[1]], dict) and "dtype" in n[0][n[1]]]
+            if entries:
+                p, k = entries[a % len(entries)]
+                p[k]["dtype"] = _HOSTILE_DTYPES[b % len(_HOSTILE_DTYPES)]
+        elif kind == "shape":
+            entries = [n for n in nodes if isinstance(n[0][n[1]], dict) and "shape" in n[0][n[1]]]
+            if entries:
+                p, k = entries[a % len(entries)]
+                p[k]["shape"] = [[10**12], [0, 2**62], [-1], [3, 4], []][b % 5]
+        elif kind == "nest":
+            parent[key] = _json.loads("[" * (b % 1200) + "0" + "]" * (b % 1200))
+        elif kind == "duplicate":
+            members.append(members[a % len(members)])
+        elif kind == "delete" and members:
+            members.pop(a % len(members))
+        elif kind == "flip" and members:
+            name, data = members[a % len(members)]
+            data = bytearray(data)
+            data[b % len(data)] ^= 1 << (a % 8)
+            members[a % len(members)] = (name, bytes(data))
+        elif kind == "header" and members:
+            name, data = members[a % len(members)]
+            shape = [(10**10,), (2**20, 2**20), (0,), (3,)][b % 4]
+            header = npy_header(_HOSTILE_DTYPES[a % len(_HOSTILE_DTYPES)], shape)
+            members[a % len(members)] = (name, header + data[128:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # npz() warns about duplicate names
+        return document, npz(members)
+
+
+@given(edits=model_file_edits())
+@settings(max_examples=10 * settings().max_examples)  # cheap: 250 take ~15 s in CI
+def test_random_edits_of_a_model_file_load_or_are_a_model_file_error(
+        tmp_path_factory, model_file_parts, edits):
+    """Whatever a forger changes (digests recomputed): a model, or a ModelFileError."""
+    import copy
+    import sys
+
+    from forge import craft, peak_mib
+
+    import ensemblekit
+
+    document, arrays = _mutate(copy.deepcopy(model_file_parts[0]), model_file_parts[1],
+                               edits)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10_000)  # the forger's json.dumps of a deep document
+    try:
+        path = craft(tmp_path_factory.mktemp("mutated") / "m.ekm", document, arrays)
+    except RecursionError:
+        return
+    finally:
+        sys.setrecursionlimit(limit)
+
+    def load():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ensemblekit.load(path)
+            except ensemblekit.ModelFileError:
+                pass
+
+    assert peak_mib(load) < 50
