@@ -66,6 +66,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import is_classifier
+from sklearn.impute import SimpleImputer
 from sklearn.utils.validation import check_is_fitted
 
 from . import _layers
@@ -215,10 +216,11 @@ def folded_layers(model: BaseMLP) -> list[tuple[np.ndarray, np.ndarray]]:
         if scale is not None:
             W *= scale[:, None]
         if i < n_hidden and model.batch_norm:
-            gamma, beta, mean, var = (np.asarray(getattr(model, attr)[i], dtype=np.float64)
+            gamma, beta, mean, var = (np.asarray(getattr(model, attr)[i])
                                       for attr in ("bn_gammas_", "bn_betas_",
                                                    "bn_running_means_", "bn_running_vars_"))
-            s = gamma / np.sqrt(var + _layers.BN_EPSILON)
+            # the factor in the parameters' dtype, as predict computes it
+            s = (gamma / np.sqrt(var + _layers.BN_EPSILON)).astype(np.float64)
             W *= s
             b = (b - mean) * s + beta
         layers.append((W, b))
@@ -249,12 +251,18 @@ def _members(model: Any) -> list[Any]:
                                                            EnsembleRegressor)) else [model]
 
 
-def _compute_dtype(var_type: Any, model: Any) -> np.dtype:
-    """The dtype ``predict`` computes in: the input's and the weights' common type."""
-    dtypes = [_input_dtype(var_type)]
-    dtypes += [np.asarray(m.coefs_[0]).dtype for m in _members(model)
-               if isinstance(m, BaseMLP)]
-    return np.dtype(np.result_type(*dtypes))
+def _mlp_dtype(model: BaseMLP, in_dtype: np.dtype) -> np.dtype:
+    """The dtype a network computes in: its ``dtype`` parameter's (or the input's), and
+    the weights' common type."""
+    seen = in_dtype if model.dtype is None else np.dtype(model.dtype)
+    return np.dtype(np.result_type(seen, np.asarray(model.coefs_[0]).dtype))
+
+
+def _output_dtype(model: Any, in_dtype: np.dtype) -> np.dtype:
+    """The dtype of ``predict``/``predict_proba`` for input of ``in_dtype``."""
+    return np.dtype(np.result_type(*(
+        _mlp_dtype(m, in_dtype) if isinstance(m, BaseMLP) else in_dtype
+        for m in _members(model))))
 
 
 def _class_labels(classes: np.ndarray) -> np.ndarray:
@@ -304,10 +312,11 @@ def _activate(name: str, z: Any, opv: int, model: BaseMLP) -> Any:
                           "ensemblekit.onnx does not know")
 
 
-def _network(model: BaseMLP, X: Any, dtype: np.dtype, opv: int) -> Any:
-    """The network's output activations, shape (n_samples, n_outputs)."""
+def _network(model: BaseMLP, X: Any, in_dtype: np.dtype, opv: int) -> Any:
+    """The network's output activations, shape (n_samples, n_outputs), for X of ``in_dtype``."""
     layers = folded_layers(model)
-    a = X
+    dtype = _mlp_dtype(model, in_dtype)
+    a = _cast(X, in_dtype, dtype, opv)
     for i, (W, b) in enumerate(layers):
         z = OnnxAdd(OnnxMatMul(a, W.astype(dtype), op_version=opv), b.astype(dtype),
                     op_version=opv)
@@ -316,16 +325,23 @@ def _network(model: BaseMLP, X: Any, dtype: np.dtype, opv: int) -> Any:
     return a
 
 
-def _cast_input(X: Any, dtype: np.dtype, opv: int) -> Any:
-    if _numpy_type(X.type) == dtype:
-        return X
-    return OnnxCast(X, to=dtype.type, op_version=opv)
+def _cast(x: Any, dtype: Any, to: np.dtype, opv: int) -> Any:
+    """``x`` (of ``dtype``) as ``to``."""
+    return x if dtype == to else OnnxCast(x, to=to.type, op_version=opv)
 
 
-def _mlp_classifier_outputs(model: MLPClassifier, X: Any, dtype: np.dtype, opv: int
+def _converter_input(operator: Any, opv: int) -> tuple[Any, np.dtype]:
+    """The operator's input as ``predict`` validates it, and its dtype."""
+    X = operator.inputs[0]
+    in_dtype = _input_dtype(X.type)
+    return _cast(X, _numpy_type(X.type), in_dtype, opv), in_dtype
+
+
+def _mlp_classifier_outputs(model: MLPClassifier, X: Any, in_dtype: np.dtype, opv: int
                             ) -> tuple[Any, Any]:
     """``(output activations, probabilities)`` of a classifier network, as ``predict_proba``."""
-    out = _network(model, X, dtype, opv)
+    out = _network(model, X, in_dtype, opv)
+    dtype = _mlp_dtype(model, in_dtype)
     if model.n_outputs_ == 1:
         return out, OnnxConcat(OnnxSub(_const([1], dtype), out, op_version=opv), out,
                                axis=1, op_version=opv)
@@ -399,6 +415,10 @@ def _spread(outputs: list[Any], center: Any, dtype: np.dtype, opv: int) -> Any:
     return OnnxSqrt(_mean(squares, dtype, opv), op_version=opv)
 
 
+#: skl2onnx options of a classifier member: its probabilities as a tensor.
+_SUB_OPTIONS = {"zipmap": False}
+
+
 # --------------------------------------------------------------------------
 # checks: what cannot be exported is refused, naming it
 # --------------------------------------------------------------------------
@@ -426,29 +446,35 @@ def _check_ensemble(model: Any) -> None:
                 folded_layers(member)
             except OnnxExportError as exc:
                 raise OnnxExportError(f"ensemble member {i}: {exc}") from None
+            continue
+        try:  # what skl2onnx cannot convert fails here, not midway through the graph
+            _skl2onnx_to_onnx(member, initial_types=[
+                ("X", DoubleTensorType([None, model.n_features_in_]))],
+                options={id(member): _SUB_OPTIONS} if is_classifier(model) else None)
+        except Exception as exc:
+            raise OnnxExportError(
+                f"ensemble member {i} ({type(member).__name__}) is not an ensemblekit "
+                f"network and skl2onnx cannot convert it: {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 # --------------------------------------------------------------------------
 # ensemble members
 # --------------------------------------------------------------------------
-def _member_output(ensemble: Any, index: int, member: Any, X: Any, dtype: np.dtype,
+def _member_output(ensemble: Any, member: Any, X: Any, in_dtype: np.dtype, dtype: np.dtype,
                    opv: int) -> Any:
-    """A member's output as the ensemble stacks it: aligned probabilities, or 2-D predictions."""
+    """A member's output as the ensemble stacks it (aligned probabilities, or 2-D
+    predictions), in the ensemble's ``dtype``."""
     classifier = is_classifier(ensemble)
     if isinstance(member, BaseMLP):
-        out = (_mlp_classifier_outputs(member, X, dtype, opv)[1] if classifier
-               else _network(member, X, dtype, opv))
-    else:
-        try:
-            sub = OnnxSubEstimator(member, X, op_version=opv,
-                                   options={"zipmap": False} if classifier else None)
-            out = sub[1] if classifier else OnnxReshapeApi13(
-                sub[0], np.array([0, -1], dtype=np.int64), op_version=opv)
-        except Exception as exc:
-            raise OnnxExportError(
-                f"ensemble member {index} ({type(member).__name__}) is not an ensemblekit "
-                f"network and skl2onnx cannot convert it: {type(exc).__name__}: {exc}"
-            ) from exc
+        out = (_mlp_classifier_outputs(member, X, in_dtype, opv)[1] if classifier
+               else _network(member, X, in_dtype, opv))
+        out = _cast(out, _mlp_dtype(member, in_dtype), dtype, opv)
+    else:  # _check_ensemble made sure skl2onnx converts it
+        sub = OnnxSubEstimator(member, X, op_version=opv,
+                               options=_SUB_OPTIONS if classifier else None)
+        out = sub[1] if classifier else OnnxReshapeApi13(
+            sub[0], np.array([0, -1], dtype=np.int64), op_version=opv)
         out = OnnxCast(out, to=dtype.type, op_version=opv)
     if not classifier or len(member.classes_) == len(ensemble.classes_):
         return out
@@ -474,7 +500,7 @@ def _first_dimension(operator: Any) -> Any:
 def _mlp_classifier_shapes(operator: Any) -> None:
     model = operator.raw_operator
     N = _first_dimension(operator)
-    tensor = _TENSOR_TYPES[_compute_dtype(operator.inputs[0].type, model)]
+    tensor = _TENSOR_TYPES[_output_dtype(model, _input_dtype(operator.inputs[0].type))]
     n_columns = 2 if model.n_outputs_ == 1 else model.n_outputs_
     if _is_multilabel(model):
         operator.outputs[0].type = Int64TensorType([N, model.n_outputs_])
@@ -485,14 +511,14 @@ def _mlp_classifier_shapes(operator: Any) -> None:
 
 def _mlp_regressor_shapes(operator: Any) -> None:
     model = operator.raw_operator
-    tensor = _TENSOR_TYPES[_compute_dtype(operator.inputs[0].type, model)]
+    tensor = _TENSOR_TYPES[_output_dtype(model, _input_dtype(operator.inputs[0].type))]
     operator.outputs[0].type = tensor([_first_dimension(operator), model.n_outputs_])
 
 
 def _ensemble_shapes(operator: Any) -> None:
     model = operator.raw_operator
     N = _first_dimension(operator)
-    tensor = _TENSOR_TYPES[_compute_dtype(operator.inputs[0].type, model)]
+    tensor = _TENSOR_TYPES[_output_dtype(model, _input_dtype(operator.inputs[0].type))]
     if is_classifier(model):
         C = len(model.classes_)
         types = [_label_type(model.classes_)([N]), tensor([N, C]), tensor([N, C]),
@@ -507,9 +533,9 @@ def _ensemble_shapes(operator: Any) -> None:
 
 def _convert_mlp_classifier(scope: Any, operator: Any, container: Any) -> None:
     model, opv = operator.raw_operator, container.target_opset
-    dtype = _compute_dtype(operator.inputs[0].type, model)
-    X = _cast_input(operator.inputs[0], dtype, opv)
-    out, proba = _mlp_classifier_outputs(model, X, dtype, opv)
+    X, in_dtype = _converter_input(operator, opv)
+    dtype = _mlp_dtype(model, in_dtype)
+    out, proba = _mlp_classifier_outputs(model, X, in_dtype, opv)
     label_var, proba_var = operator.outputs[0], operator.outputs[1]
     if _is_multilabel(model):
         label = OnnxCast(OnnxGreater(out, _const(0.5, dtype), op_version=opv),
@@ -529,20 +555,18 @@ def _convert_mlp_classifier(scope: Any, operator: Any, container: Any) -> None:
 
 def _convert_mlp_regressor(scope: Any, operator: Any, container: Any) -> None:
     model, opv = operator.raw_operator, container.target_opset
-    dtype = _compute_dtype(operator.inputs[0].type, model)
-    X = _cast_input(operator.inputs[0], dtype, opv)
-    out = _network(model, X, dtype, opv)
+    X, in_dtype = _converter_input(operator, opv)
+    out = _network(model, X, in_dtype, opv)
     OnnxIdentity(out, op_version=opv, output_names=[operator.outputs[0]]).add_to(
         scope, container)
 
 
 def _convert_ensemble(scope: Any, operator: Any, container: Any) -> None:
     model, opv = operator.raw_operator, container.target_opset
-    _check_ensemble(model)
-    dtype = _compute_dtype(operator.inputs[0].type, model)
-    X = _cast_input(operator.inputs[0], dtype, opv)
-    outputs = [_member_output(model, i, member, X, dtype, opv)
-               for i, member in enumerate(model.estimators_)]
+    X, in_dtype = _converter_input(operator, opv)
+    dtype = _output_dtype(model, in_dtype)
+    outputs = [_member_output(model, member, X, in_dtype, dtype, opv)
+               for member in model.estimators_]
     classifier = is_classifier(model)
     n_columns = len(model.classes_) if classifier else 0
     combined = _combine(model.combiner_, outputs, n_columns, dtype, opv)
@@ -608,7 +632,7 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    classifier_options = {"zipmap": [True, False, "columns"],
+    classifier_options = {"zipmap": [True, False, "columns"], "nocl": [True, False],
                           "output_class_labels": [False, True]}
     update_registered_converter(MLPClassifier, ALIASES[MLPClassifier],
                                 _mlp_classifier_shapes, _convert_mlp_classifier,
@@ -727,8 +751,11 @@ def export_model_file(path_in: str | os.PathLike, path_out: str | os.PathLike, *
     """Convert a model file written by :func:`ensemblekit.save` to an ONNX file.
 
     A model trained by ``ensemblekit train`` reads a table: the ONNX graph has
-    one input per feature column, named after it (float64 for the numeric
-    columns, strings for the categorical ones), each of shape ``(None, 1)``.
+    one input per feature column, named after it, each of shape ``(None, 1)``:
+    float32 for the numeric columns (ONNX Runtime's ``Imputer`` has no
+    float64 kernel; a missing value is NaN) and strings for the categorical
+    ones (a missing category is the empty string: ONNX string tensors have no
+    NaN).
     A model saved from Python has one input ``"X"`` of ``n_features_in_``
     columns in the dtype of its weights.
 
@@ -758,9 +785,15 @@ def export_model_file(path_in: str | os.PathLike, path_out: str | os.PathLike, *
     from .io import atomic_write, load
 
     model, metadata = load(path_in, return_metadata=True)
+    for est in _estimators(model):
+        # ONNX string tensors hold no NaN: a missing category is fed as ""
+        if isinstance(est, SimpleImputer) and np.asarray(est.statistics_).dtype.kind in "OU":
+            est.missing_values = ""
     X: Any
     if "numeric_columns" in metadata:
-        columns: dict[str, Any] = {c: np.zeros(1) for c in metadata["numeric_columns"]}
+        # float32: ONNX Runtime's Imputer has no float64 kernel
+        columns: dict[str, Any] = {c: np.zeros(1, dtype=np.float32)
+                                   for c in metadata["numeric_columns"]}
         columns.update({c: np.array(["a"], dtype=object)
                         for c in metadata["categorical_columns"]})
         X = pd.DataFrame(columns)
