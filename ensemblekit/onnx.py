@@ -40,6 +40,11 @@ Ensembles
     members' probabilities, per class) and ``mutual_information`` (as in
     :meth:`~ensemblekit.EnsembleClassifier.predict_uncertainty`); for
     regressors ``std`` (as ``predict(X, return_std=True)``).
+Standardised targets
+    A :class:`~sklearn.compose.TransformedTargetRegressor` with a
+    ``StandardScaler`` (``ensemblekit train --scale-target``) outputs its
+    regressor's prediction times the scale plus the mean, and an ensemble's
+    ``std`` times the scale.
 Types
     The graph computes in the dtype ``predict`` computes in: the input's
     and the weights' common type (float32 weights on float32 input stay
@@ -66,7 +71,9 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import is_classifier
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from . import _layers
@@ -348,9 +355,9 @@ def _mlp_classifier_outputs(model: MLPClassifier, X: Any, in_dtype: np.dtype, op
     return out, out
 
 
-def _argmax_label(classes: np.ndarray, proba: Any, opv: int, output: Any) -> Any:
+def _argmax_label(classes: np.ndarray, proba: Any, opv: int) -> Any:
     index = OnnxArgMax(proba, axis=1, keepdims=0, op_version=opv)
-    return OnnxGather(_class_labels(classes), index, op_version=opv, output_names=[output])
+    return OnnxGather(_class_labels(classes), index, op_version=opv)
 
 
 def _sum(terms: Sequence[Any], opv: int) -> Any:
@@ -539,18 +546,16 @@ def _convert_mlp_classifier(scope: Any, operator: Any, container: Any) -> None:
     label_var, proba_var = operator.outputs[0], operator.outputs[1]
     if _is_multilabel(model):
         label = OnnxCast(OnnxGreater(out, _const(0.5, dtype), op_version=opv),
-                         to=np.int64, op_version=opv, output_names=[label_var])
+                         to=np.int64, op_version=opv)
     elif model.n_outputs_ == 1:
         positive = OnnxCast(OnnxGreater(OnnxReshapeApi13(out, np.array([-1], dtype=np.int64),
                                                          op_version=opv),
                                         _const(0.5, dtype), op_version=opv),
                             to=np.int64, op_version=opv)
-        label = OnnxGather(_class_labels(model.classes_), positive, op_version=opv,
-                           output_names=[label_var])
+        label = OnnxGather(_class_labels(model.classes_), positive, op_version=opv)
     else:
-        label = _argmax_label(model.classes_, proba, opv, label_var)
-    label.add_to(scope, container)
-    OnnxIdentity(proba, op_version=opv, output_names=[proba_var]).add_to(scope, container)
+        label = _argmax_label(model.classes_, proba, opv)
+    _emit([label, proba], [label_var, proba_var], opv, scope, container)
 
 
 def _convert_mlp_regressor(scope: Any, operator: Any, container: Any) -> None:
@@ -561,34 +566,40 @@ def _convert_mlp_regressor(scope: Any, operator: Any, container: Any) -> None:
         scope, container)
 
 
-def _convert_ensemble(scope: Any, operator: Any, container: Any) -> None:
-    model, opv = operator.raw_operator, container.target_opset
-    X, in_dtype = _converter_input(operator, opv)
+def _ensemble_graph(model: Any, X: Any, in_dtype: np.dtype, opv: int,
+                    uncertainty: bool) -> list[Any]:
+    """The ensemble's outputs: ``[label, probabilities(, std, mutual information)]`` or
+    ``[prediction(, std)]``."""
     dtype = _output_dtype(model, in_dtype)
     outputs = [_member_output(model, member, X, in_dtype, dtype, opv)
                for member in model.estimators_]
-    classifier = is_classifier(model)
-    n_columns = len(model.classes_) if classifier else 0
-    combined = _combine(model.combiner_, outputs, n_columns, dtype, opv)
-    names = operator.outputs
-    if classifier:
-        nodes = [_argmax_label(model.classes_, combined, opv, names[0]),
-                 OnnxIdentity(combined, op_version=opv, output_names=[names[1]])]
-        if len(names) > 2:
-            mean = _mean(outputs, dtype, opv)
-            expected = _mean([_entropy(out, dtype, opv) for out in outputs], dtype, opv)
-            information = OnnxMax(OnnxSub(_entropy(mean, dtype, opv), expected,
-                                          op_version=opv), _const([0], dtype), op_version=opv)
-            nodes += [OnnxIdentity(_spread(outputs, mean, dtype, opv), op_version=opv,
-                                   output_names=[names[2]]),
-                      OnnxIdentity(information, op_version=opv, output_names=[names[3]])]
-    else:
-        nodes = [OnnxIdentity(combined, op_version=opv, output_names=[names[0]])]
-        if len(names) > 1:
-            nodes.append(OnnxIdentity(_spread(outputs, combined, dtype, opv),
-                                      op_version=opv, output_names=[names[1]]))
-    for node in nodes:
-        node.add_to(scope, container)
+    if not is_classifier(model):
+        combined = _combine(model.combiner_, outputs, 0, dtype, opv)
+        return [combined] + ([_spread(outputs, combined, dtype, opv)] if uncertainty else [])
+    combined = _combine(model.combiner_, outputs, len(model.classes_), dtype, opv)
+    nodes = [_argmax_label(model.classes_, combined, opv), combined]
+    if uncertainty:
+        mean = _mean(outputs, dtype, opv)
+        expected = _mean([_entropy(out, dtype, opv) for out in outputs], dtype, opv)
+        information = OnnxMax(OnnxSub(_entropy(mean, dtype, opv), expected, op_version=opv),
+                              _const([0], dtype), op_version=opv)
+        nodes += [_spread(outputs, mean, dtype, opv), information]
+    return nodes
+
+
+def _emit(nodes: list[Any], variables: list[Any], opv: int, scope: Any,
+          container: Any) -> None:
+    """Add ``nodes`` to the graph as the operator's output ``variables``."""
+    for node, variable in zip(nodes, variables):
+        OnnxIdentity(node, op_version=opv, output_names=[variable]).add_to(scope, container)
+
+
+def _convert_ensemble(scope: Any, operator: Any, container: Any) -> None:
+    model, opv = operator.raw_operator, container.target_opset
+    X, in_dtype = _converter_input(operator, opv)
+    uncertainty = len(operator.outputs) > (2 if is_classifier(model) else 1)
+    _emit(_ensemble_graph(model, X, in_dtype, opv, uncertainty), operator.outputs, opv,
+          scope, container)
 
 
 def _parse_ensemble(scope: Any, model: Any, inputs: list[Any],
@@ -615,6 +626,73 @@ def _parse_ensemble(scope: Any, model: Any, inputs: list[Any],
     return list(operator.outputs)
 
 
+# --------------------------------------------------------------------------
+# the standardised target of ``ensemblekit train --scale-target``
+# --------------------------------------------------------------------------
+_TARGET_ALIAS = "EnsemblekitTransformedTargetRegressor"
+
+
+def _check_target_scaler(model: TransformedTargetRegressor) -> None:
+    check_is_fitted(model, "regressor_")
+    transformer = model.transformer_
+    if type(transformer) is not StandardScaler or model.func is not None:
+        raise OnnxExportError(
+            f"TransformedTargetRegressor with transformer {type(transformer).__name__} "
+            f"(func={model.func!r}): ensemblekit.onnx exports only a StandardScaler "
+            "target transformer, the one `ensemblekit train --scale-target` uses."
+        )
+
+
+def _with_std(model: TransformedTargetRegressor, uncertainty: bool) -> bool:
+    return uncertainty and isinstance(model.regressor_, EnsembleRegressor)
+
+
+def _parse_target_scaler(scope: Any, model: Any, inputs: list[Any],
+                         custom_parsers: Any = None) -> list[Any]:
+    """Declare the outputs: the prediction, and the ensemble's ``std`` if asked."""
+    _check_target_scaler(model)
+    options = scope.get_options(model, {"uncertainty": True})
+    operator = scope.declare_local_operator(_TARGET_ALIAS, model)
+    operator.inputs = inputs
+    names = ["variable"] + (["std"] if _with_std(model, options["uncertainty"]) else [])
+    for name in names:
+        operator.outputs.append(scope.declare_local_variable(name, FloatTensorType()))
+    return list(operator.outputs)
+
+
+def _target_scaler_shapes(operator: Any) -> None:
+    model = operator.raw_operator
+    tensor = _TENSOR_TYPES[_output_dtype(model.regressor_,
+                                         _input_dtype(operator.inputs[0].type))]
+    for variable in operator.outputs:
+        variable.type = tensor([_first_dimension(operator), None])
+
+
+def _convert_target_scaler(scope: Any, operator: Any, container: Any) -> None:
+    """The regressor's outputs in the target's units: ``y * scale + mean``, ``std * scale``."""
+    model, opv = operator.raw_operator, container.target_opset
+    X, in_dtype = _converter_input(operator, opv)
+    dtype = _output_dtype(model.regressor_, in_dtype)
+    regressor = model.regressor_
+    if isinstance(regressor, EnsembleRegressor):
+        _check_ensemble(regressor)
+        outputs = _ensemble_graph(regressor, X, in_dtype, opv, len(operator.outputs) > 1)
+    elif isinstance(regressor, MLPRegressor):
+        outputs = [_network(regressor, X, in_dtype, opv)]
+    else:
+        outputs = [OnnxReshapeApi13(
+            OnnxCast(OnnxSubEstimator(regressor, X, op_version=opv), to=dtype.type,
+                     op_version=opv), np.array([0, -1], dtype=np.int64), op_version=opv)]
+    scaler = model.transformer_
+    scale = np.ones(1) if scaler.scale_ is None else scaler.scale_
+    mean = np.zeros(1) if scaler.mean_ is None else scaler.mean_
+    nodes = [OnnxAdd(OnnxMul(outputs[0], _const(scale, dtype), op_version=opv),
+                     _const(mean, dtype), op_version=opv)]
+    if len(outputs) > 1:
+        nodes.append(OnnxMul(outputs[1], _const(np.abs(scale), dtype), op_version=opv))
+    _emit(nodes, operator.outputs, opv, scope, container)
+
+
 _registered = False
 
 
@@ -627,7 +705,10 @@ def register() -> None:
     :class:`~sklearn.pipeline.Pipeline`.  Options (skl2onnx's ``options``
     argument): ``zipmap`` and ``output_class_labels`` for ``MLPClassifier``
     (as for scikit-learn's classifiers), ``uncertainty`` (default ``True``)
-    for the ensembles.
+    for the ensembles.  A :class:`~sklearn.compose.TransformedTargetRegressor`
+    whose transformer is a ``StandardScaler`` (``ensemblekit train
+    --scale-target``) is registered too: it outputs the regressor's
+    prediction in the target's units, and an ensemble's ``std`` scaled alike.
     """
     global _registered
     if _registered:
@@ -644,6 +725,10 @@ def register() -> None:
                                     parser=_parse_ensemble,
                                     options={"zipmap": [False, True],
                                              "uncertainty": [True, False]})
+    update_registered_converter(TransformedTargetRegressor, _TARGET_ALIAS,
+                                _target_scaler_shapes, _convert_target_scaler,
+                                parser=_parse_target_scaler,
+                                options={"uncertainty": [True, False]})
     _registered = True
 
 
@@ -656,6 +741,8 @@ def _estimators(model: Any) -> list[Any]:
     while stack:
         est = stack.pop()
         found.append(est)
+        if isinstance(est, TransformedTargetRegressor) and hasattr(est, "regressor_"):
+            stack.append(est.regressor_)
         for name in ("steps", "transformers_", "transformer_list"):
             for item in getattr(est, name, None) or []:
                 if isinstance(item, tuple) and len(item) > 1 and hasattr(item[1], "fit"):
@@ -729,7 +816,8 @@ def to_onnx(model: Any, X: Any, *, zipmap: bool | str = False, uncertainty: bool
     for est in _estimators(model):
         if isinstance(est, MLPClassifier):
             all_options[id(est)] = {"zipmap": zipmap}
-        elif isinstance(est, (EnsembleClassifier, EnsembleRegressor)):
+        elif isinstance(est, (EnsembleClassifier, EnsembleRegressor,
+                              TransformedTargetRegressor)):
             all_options[id(est)] = {"uncertainty": uncertainty}
     for key, value in (options or {}).items():
         all_options[key] = {**all_options.get(key, {}), **value}

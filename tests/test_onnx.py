@@ -321,6 +321,39 @@ def test_cli_like_pipeline_model_file(tmp_path):
                                atol=1e-5)
 
 
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_standardised_target_model_file(tmp_path, ensemble):
+    """``ensemblekit train --scale-target``: the network learns a standardised target."""
+    from sklearn.compose import TransformedTargetRegressor
+
+    X, y = _data("single")
+    net = _mlp(MLPRegressor, "float64", batch_norm=True)
+    if ensemble:
+        net = EnsembleRegressor(net, n_estimators=2, random_state=0)
+    model = make_pipeline(StandardScaler(), TransformedTargetRegressor(
+        regressor=net, transformer=StandardScaler())).fit(X, y * 100)
+    save(model, tmp_path / "model.ekm")
+    onx = eonnx.export_model_file(tmp_path / "model.ekm", tmp_path / "model.onnx")
+    out = _run(onx, X)
+    assert list(out) == (["variable", "std"] if ensemble else ["variable"])
+    _close(out["variable"], model.predict(X)[:, None], "float64")
+    if ensemble:
+        scale = model[-1].transformer_.scale_
+        _, std = model[-1].regressor_.predict(model[0].transform(X), return_std=True)
+        _close(out["std"], std[:, None] * scale, "float64")
+
+
+def test_refuses_another_target_transformer():
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.preprocessing import MinMaxScaler
+
+    X, y = _data("single")
+    model = TransformedTargetRegressor(regressor=_mlp(MLPRegressor, "float64"),
+                                       transformer=MinMaxScaler()).fit(X, y)
+    with pytest.raises(eonnx.OnnxExportError, match="transformer MinMaxScaler"):
+        eonnx.to_onnx(model, X)
+
+
 def test_model_file_of_a_network(tmp_path):
     X, y = _data("single")
     reg = _mlp(MLPRegressor, "float32", batch_norm=True).fit(X.astype(np.float32), y)
