@@ -92,8 +92,10 @@ def _python_blocks(page: Path) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", page.read_text(), flags=re.S | re.M)
 
 
-@pytest.mark.parametrize("page", ["getting-started.md", "regularisation.md"])
+@pytest.mark.parametrize("page", ["getting-started.md", "regularisation.md", "onnx.md"])
 def test_examples_of_the_page_run(page):
+    if page == "onnx.md":
+        pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
     blocks = _python_blocks(DOCS / page)
     assert blocks, f"{page} has no runnable example"
     namespace: dict = {"__name__": f"docs_{page.split('.')[0].replace('-', '_')}"}
