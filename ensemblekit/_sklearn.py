@@ -31,10 +31,16 @@ check_sample_weight
     checked and converted as scikit-learn's estimators do.  Since
     scikit-learn 0.22; its ``ensure_non_negative`` keyword since 1.6 (it was
     ``only_non_negative`` before).
+fit_context
+    ``sklearn.base._fit_context``: the decorator scikit-learn's estimators put
+    on ``fit`` -- it validates ``_parameter_constraints`` once and honours
+    ``sklearn.config_context(skip_parameter_validation=...)`` for the nested
+    estimators an ensemble fits.  Since scikit-learn 1.3.
 """
 
 from __future__ import annotations
 
+from sklearn.base import _fit_context as fit_context
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils import _safe_indexing as safe_indexing
 from sklearn.utils._param_validation import (
@@ -53,6 +59,7 @@ __all__ = [
     "Options",
     "StrOptions",
     "check_sample_weight",
+    "fit_context",
     "safe_indexing",
     "validate_params",
 ]

@@ -43,7 +43,6 @@ from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
     RegressorMixin,
-    _fit_context,
     clone,
     is_classifier,
 )
@@ -54,7 +53,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._random import make_rng
-from ._sklearn import HasMethods, Interval, StrOptions, check_sample_weight, safe_indexing
+from ._sklearn import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    check_sample_weight,
+    fit_context,
+    safe_indexing,
+)
 from ._stack import user_stacklevel
 from ._state import unchanged_on_failure
 from ._typing import ArrayLike, MatrixLike, RandomStateLike
@@ -211,7 +217,7 @@ def _resolve_role(value: Any, role: str) -> Plugin:
     fitting = sorted(n for n, cls in registry.plugins.items() if callable(getattr(cls, hook, None)))
     if isinstance(value, str):
         if value not in registry.plugins:
-            raise ValueError(f"Unknown {role} {value!r}. Registered {role}s: "
+            raise ValueError(f"unknown {role} {value!r}. Registered {role}s: "
                              f"{', '.join(fitting) or '(none)'}.")
         plugin = registry.create(value)
     else:
@@ -646,7 +652,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
 
     _default_estimator = MLPClassifier
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: MatrixLike, y: ArrayLike,
             sample_weight: ArrayLike | None = None) -> EnsembleClassifier:
         """Train the members (in parallel with ``n_jobs``) and keep them.
@@ -806,7 +812,7 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
 
     _default_estimator = MLPRegressor
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: MatrixLike, y: ArrayLike,
             sample_weight: ArrayLike | None = None) -> EnsembleRegressor:
         """Train the members (in parallel with ``n_jobs``) and keep them.

@@ -205,7 +205,7 @@ class Registry:
             cls = self.plugins[name]
         except KeyError:
             raise ValueError(
-                f"Unknown plugin {name!r}. Registered plugins: "
+                f"unknown plugin {name!r}. Registered plugins: "
                 f"{', '.join(self.names()) or '(none)'}."
             ) from None
         return cls(**params)

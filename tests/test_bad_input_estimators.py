@@ -74,7 +74,7 @@ BAD_FIT = [
     ("dropout rate as string", lambda: _clf(plugins=[Dropout(rate="0.2")]).fit(X, Y),
      ValueError, "rate"),
     ("unknown plugin name", lambda: _clf(plugins=["drop_out"]).fit(X, Y), ValueError,
-     "Unknown plugin 'drop_out'"),
+     "unknown plugin 'drop_out'"),
     ("plugin of the wrong type", lambda: _clf(plugins=[object()]).fit(X, Y), TypeError,
      "plugins must hold"),
     ("weight decay of the wrong type", lambda: _clf(plugins=[WeightDecay(alpha="big")])

@@ -52,7 +52,7 @@ def test_fit_clones_plugins_and_never_modifies_params():
 
 def test_unknown_plugin_name_lists_registered_names():
     X, y = load_iris(return_X_y=True)
-    with pytest.raises(ValueError, match=r"Unknown plugin 'dropuot'.*dropout.*weight_decay"):
+    with pytest.raises(ValueError, match=r"unknown plugin 'dropuot'.*dropout.*weight_decay"):
         MLPClassifier(plugins=["dropuot"]).fit(X, y)
 
 

@@ -109,7 +109,7 @@ def test_an_ensemble_part_as_plugin_is_a_usage_error_naming_its_option(data, tmp
 def test_unknown_combiner_is_refused_before_training_with_the_choices(data):
     result = run("train", data["iris"], *TINY, "--n-estimators", 2, "--combiner", "median",
                  code=1)
-    assert "Unknown combiner 'median'" in result.output
+    assert "unknown combiner 'median'" in result.output
     for name in ("mean", "vote", "geometric_mean", "weighted_mean"):
         assert name in result.output
     result = run("train", data["iris"], *TINY, "--n-estimators", 2, "--strategy", "dropout",

@@ -424,7 +424,7 @@ def test_a_member_that_raises_is_named_with_its_seed(digits):
 
 @pytest.mark.parametrize("params, match", [
     ({"n_estimators": 0}, "'n_estimators' parameter"),
-    ({"combiner": "median"}, "Unknown combiner 'median'. Registered combiners: "
+    ({"combiner": "median"}, "unknown combiner 'median'. Registered combiners: "
                              "geometric_mean, mean, vote, weighted_mean"),
     ({"combiner": "dropout"}, "combiner='dropout' is not a combiner"),
     ({"combiner": "weighted_mean"}, "needs weights"),

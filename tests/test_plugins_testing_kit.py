@@ -368,7 +368,7 @@ def test_registered_plugin_for_one_block():
             {"plugins__shrink__factor": [0.5, 1.0]}, cv=2).fit(X, y)
         assert search.best_params_ == {"plugins__shrink__factor": 1.0}
     assert "shrink" not in get_registry().plugins
-    with pytest.raises(ValueError, match="Unknown plugin 'shrink'"):
+    with pytest.raises(ValueError, match="unknown plugin 'shrink'"):
         MLPClassifier(plugins=["shrink"]).fit(X, y)
 
 
