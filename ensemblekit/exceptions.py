@@ -17,6 +17,7 @@ __all__ = [
     "DivergenceWarning",
     "EnsembleFitError",
     "ModelFileError",
+    "OnnxExportError",
     "PluginError",
     "PluginLoadWarning",
     "TrainingDiverged",
@@ -111,3 +112,13 @@ class PluginError(RuntimeError):
 # --------------------------------------------------------------------------
 class ModelFileError(ValueError):
     """A file is not a model :func:`ensemblekit.load` can read; the message says why."""
+
+
+class OnnxExportError(ValueError):
+    """A model, or a part of it, has no faithful ONNX graph; the message names it.
+
+    Raised by :mod:`ensemblekit.onnx` (and ``ensemblekit export``) instead of
+    writing a graph that would predict differently: a third-party inference
+    hook, the MC-dropout strategy, an unknown combiner, a member that has no
+    converter.
+    """

@@ -81,6 +81,7 @@ from .default_plugins.combiners import GeometricMean, Mean, Vote, WeightedMean
 from .default_plugins.dropout import Dropout
 from .default_plugins.mc_dropout import MCDropoutMasks
 from .ensemble import EnsembleClassifier, EnsembleRegressor
+from .exceptions import OnnxExportError
 from .mlp import BaseMLP, MLPClassifier, MLPRegressor
 from .plugins import Hooks, Plugin
 
@@ -150,10 +151,6 @@ UNIT_SCALING_PLUGINS: tuple[type, ...] = (Dropout, MCDropoutMasks)
 
 #: The combiners whose arithmetic the graphs reproduce.
 COMBINERS: tuple[type[Plugin], ...] = (Mean, WeightedMean, GeometricMean, Vote)
-
-
-class OnnxExportError(ValueError):
-    """A model, or a part of it, has no faithful ONNX graph; the message names it."""
 
 
 # --------------------------------------------------------------------------

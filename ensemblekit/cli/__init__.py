@@ -2,8 +2,8 @@
 
 Commands: ``train`` (:mod:`.train`), ``predict`` and ``evaluate``
 (:mod:`.predict`), ``plugins`` and ``report`` (:mod:`.inspect`), ``search``
-and ``reproduce`` (:mod:`.research`).  Registration points one way: this
-module imports the commands and adds them to the group; no command imports
+and ``reproduce`` (:mod:`.research`), ``export`` (:mod:`.export`).
+Registration points one way: this module imports the commands and adds them to the group; no command imports
 the group.  What the commands share (errors and exit codes, files, the
 options of ``train``) is in :mod:`.common`, the tables in :mod:`.data`.
 Model files are read and written by :mod:`ensemblekit.io`, never with pickle.
@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from . import inspect, predict, research, train
+from . import export, inspect, predict, research, train
 
 __all__ = ["cli"]
 
@@ -68,5 +68,5 @@ def cli(debug: bool) -> None:
 
 
 for _command in (train.train, predict.predict, predict.evaluate, inspect.plugins,
-                 inspect.report, research.search, research.reproduce):
+                 inspect.report, research.search, research.reproduce, export.export):
     cli.add_command(_command)
