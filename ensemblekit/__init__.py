@@ -13,6 +13,8 @@ EnsembleClassifier, EnsembleRegressor
     Ensembles of networks trained in parallel (joblib, Dask), with uncertainty.
 CoarseToFineSearchCV
     Random hyper-parameter search that narrows its ranges round by round.
+ColumnSchema
+    Each feature column's kind, learnt in training and applied to every table.
 save, load
     Safe model files (JSON + arrays, never a pickle); see :mod:`ensemblekit.io`.
 """
@@ -32,10 +34,12 @@ from .mlp import (
     TrainingInterrupted,
 )
 from .plugins import Plugin, PluginError, PluginLoadWarning, get_registry
+from .schema import ColumnSchema
 from .search import CoarseToFineSearchCV
 
 __all__ = [
     "CoarseToFineSearchCV",
+    "ColumnSchema",
     "DivergenceWarning",
     "Dropout",
     "EnsembleClassifier",
