@@ -234,7 +234,7 @@ class ColumnSchema(TransformerMixin, BaseEstimator):
     ----------
     numeric : list of str or None, default=None
         Columns to treat as numbers.  With ``numeric`` or ``categorical``
-        given, only the columns they list are used, in that order; with
+        given, only the columns they list are used (in the table's order); with
         neither, every column of the training table, of the kind inferred
         from its values.
     categorical : list of str or None, default=None
@@ -275,6 +275,8 @@ class ColumnSchema(TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True
         tags.input_tags.categorical = True
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = []  # numbers become float64
         return tags
 
     @staticmethod
@@ -285,11 +287,22 @@ class ColumnSchema(TransformerMixin, BaseEstimator):
         elif hasattr(X, "to_pandas"):
             frame = X.to_pandas()
         else:
+            if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+                raise TypeError("sparse input is not supported: give a table or a dense "
+                                "array")
             array = np.asarray(X)
             if array.ndim != 2:
                 raise SchemaError(f"expected a table (2-D), got an array of shape "
-                                  f"{array.shape}")
+                                  f"{array.shape}; Reshape your data")
+            if np.iscomplexobj(array):
+                raise SchemaError("Complex data not supported")
             frame = pd.DataFrame(array)
+        if frame.shape[1] == 0:
+            raise SchemaError(f"the table has 0 feature(s) (shape={frame.shape}) while a "
+                              "minimum of 1 is required.")
+        if frame.shape[0] == 0:
+            raise SchemaError(f"the table has 0 rows (shape {frame.shape}); a minimum of 1 "
+                              "is required")
         check_unique_names(frame.columns)
         return frame.rename(columns=str)
 
@@ -313,6 +326,8 @@ class ColumnSchema(TransformerMixin, BaseEstimator):
         SchemaError
             For duplicated, absent or unusable columns, or values that are not
             numbers in a ``numeric`` column.
+        TypeError
+            For a sparse matrix.
         """
         frame = self._frame(X)
         self.n_features_in_ = frame.shape[1]
@@ -326,6 +341,7 @@ class ColumnSchema(TransformerMixin, BaseEstimator):
         columns = [*numeric, *categorical] if given else list(frame.columns)
         check_unique_names(columns, "the schema's column lists")
         self._check_present(frame, columns)
+        columns = [c for c in frame.columns if c in set(columns)]  # the table's order
         kinds: dict[str, str] = {}
         for name in columns:
             kind = "numeric" if name in numeric else _infer(frame[name])
@@ -387,8 +403,8 @@ class ColumnSchema(TransformerMixin, BaseEstimator):
         ----------
         X : pandas.DataFrame, polars/pyarrow table or 2-D array
             Columns are found by name (other columns are ignored); an array's
-            columns are the schema's columns (or all training columns) in
-            training order.
+            columns are all the training table's columns, or the schema's
+            columns, in the training table's order.
 
         Returns
         -------
@@ -401,17 +417,24 @@ class ColumnSchema(TransformerMixin, BaseEstimator):
         SchemaError
             For duplicated or absent columns and values that do not fit their
             column's kind (the message names both).
+        TypeError
+            For a sparse matrix.
         """
         check_is_fitted(self, "columns_")
         frame = self._frame(X)
         if not isinstance(X, pd.DataFrame) and not hasattr(X, "to_pandas"):
-            names = (self.columns_ if frame.shape[1] == len(self.columns_)
-                     else list(getattr(self, "feature_names_in_", [])))
-            if frame.shape[1] != len(names):
+            if frame.shape[1] == self.n_features_in_:
+                names = [str(c) for c in getattr(self, "feature_names_in_",
+                                                 range(self.n_features_in_))]
+            elif frame.shape[1] == len(self.columns_):
+                names = self.columns_
+            else:
                 raise SchemaError(
-                    f"the array has {frame.shape[1]} columns; the model reads "
-                    f"{len(self.columns_)} ({', '.join(self.columns_[:10])}"
-                    f"{', ...' if len(self.columns_) > 10 else ''}), in that order")
+                    f"X has {frame.shape[1]} features, but ColumnSchema is expecting "
+                    f"{self.n_features_in_} features as input (or the "
+                    f"{len(self.columns_)} it passes on: "
+                    f"{', '.join(self.columns_[:10])}{', ...' if len(self.columns_) > 10 else ''}"
+                    "), in the training table's order")
             frame.columns = names
         self._check_present(frame, self.columns_)
         return self._normalise(frame)
