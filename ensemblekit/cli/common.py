@@ -344,8 +344,20 @@ def sep_option() -> click.Option:
     return click.Option(["--sep"], **_SEP)
 
 
-#: Decorator adding ``--sep`` to a command (``predict``, ``evaluate``).
-with_sep = click.option("--sep", **_SEP)
+def with_sep(command: Any) -> Any:
+    """Decorator: add ``--sep`` to a command (``predict``, ``evaluate``).
+
+    Parameters
+    ----------
+    command : callable
+        The command's function (below ``@click.command``).
+
+    Returns
+    -------
+    callable
+        The function, with the option.
+    """
+    return click.option("--sep", **_SEP)(command)
 
 
 def read_training(data: str | None, options: dict) -> data_.TrainingTable:

@@ -186,27 +186,24 @@ def _needs_pyarrow(fmt: str, path: str) -> None:
             "file")
 
 
-def schema_errors(source: str) -> Any:
-    """Context manager: a :class:`~ensemblekit.schema.SchemaError` as one line naming ``source``.
+@contextmanager
+def schema_errors(source: str) -> Iterator[None]:
+    """Turn a :class:`~ensemblekit.schema.SchemaError` into one line naming ``source``.
 
     Parameters
     ----------
     source : str
         The file the table came from.
 
-    Returns
-    -------
-    contextlib.AbstractContextManager
-        Turns the error into :class:`click.ClickException`.
+    Yields
+    ------
+    None
+        The block whose errors become :class:`click.ClickException`.
     """
-    @contextmanager
-    def turned() -> Iterator[None]:
-        try:
-            yield
-        except SchemaError as exc:
-            raise click.ClickException(f"{source}: {exc}") from None
-
-    return turned()
+    try:
+        yield
+    except SchemaError as exc:
+        raise click.ClickException(f"{source}: {exc}") from None
 
 
 def _header(file: Path, sep: str) -> list[str]:
