@@ -15,6 +15,8 @@ CoarseToFineSearchCV
     Random hyper-parameter search that narrows its ranges round by round.
 exceptions
     Every public error and warning (:mod:`ensemblekit.exceptions`).
+ColumnSchema
+    Each feature column's kind, learnt in training and applied to every table.
 save, load
     Safe model files (JSON + arrays, never a pickle); see :mod:`ensemblekit.io`.
 """
@@ -37,10 +39,12 @@ from .hookspecs import hookimpl
 from .io import load, save
 from .mlp import MLPClassifier, MLPRegressor
 from .plugins import Plugin, get_registry
+from .schema import ColumnSchema
 from .search import CoarseToFineSearchCV
 
 __all__ = [
     "CoarseToFineSearchCV",
+    "ColumnSchema",
     "DivergenceWarning",
     "Dropout",
     "EnsembleClassifier",

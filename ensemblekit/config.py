@@ -36,6 +36,7 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, OneHotEncoder, Sta
 from .ensemble import EnsembleClassifier, EnsembleRegressor
 from .mlp import MLPClassifier, MLPRegressor
 from .plugins import Plugin, get_registry
+from .schema import ColumnSchema
 
 __all__ = [
     "ENSEMBLE_ONLY",
@@ -676,7 +677,9 @@ def build_model(task: str, settings: Mapping[str, Any], numeric: list[str],
     Returns
     -------
     sklearn.pipeline.Pipeline
-        ``preprocess`` (imputation, scaling, one-hot encoding) then ``model``:
+        ``schema`` (a :class:`~ensemblekit.schema.ColumnSchema` of these
+        columns: every table, however read, normalised to the kinds seen in
+        training), ``preprocess`` (imputation, scaling, one-hot encoding) then ``model``:
         the network, an ensemble of them (``n_estimators`` > 1), and for a
         regression with ``scale_target`` a standardised-target wrapper.
 
@@ -711,7 +714,8 @@ def build_model(task: str, settings: Mapping[str, Any], numeric: list[str],
     network = _ensemble(task, estimator, settings, spell)
     if task == "regression" and settings["scale_target"]:
         network = TransformedTargetRegressor(regressor=network, transformer=StandardScaler())
-    return Pipeline([("preprocess", preprocessor), ("model", network)])
+    schema = ColumnSchema(numeric=list(numeric), categorical=list(categorical or []))
+    return Pipeline([("schema", schema), ("preprocess", preprocessor), ("model", network)])
 
 
 def model_from_config(config: str | Path, task: str, numeric: list[str],
@@ -732,7 +736,7 @@ def model_from_config(config: str | Path, task: str, numeric: list[str],
     Returns
     -------
     sklearn.pipeline.Pipeline
-        The preprocessing and the network (or ensemble).
+        The column schema, the preprocessing and the network (or ensemble).
 
     Raises
     ------

@@ -20,6 +20,8 @@ __all__ = [
     "OnnxExportError",
     "PluginError",
     "PluginLoadWarning",
+    "SchemaError",
+    "SchemaWarning",
     "TrainingDiverged",
     "TrainingInterrupted",
 ]
@@ -122,3 +124,11 @@ class OnnxExportError(ValueError):
     hook, the MC-dropout strategy, an unknown combiner, a member that has no
     converter.
     """
+
+
+class SchemaError(ValueError):
+    """A table does not fit the schema: the message names the column and the value."""
+
+
+class SchemaWarning(UserWarning):
+    """A column was read in a way worth knowing about (huge integers as floats)."""

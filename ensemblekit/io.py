@@ -70,11 +70,12 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from . import ensemble, mlp
+from . import ensemble, mlp, schema
 from .ensemble import EnsembleClassifier, EnsembleRegressor
 from .exceptions import DivergenceWarning, ModelFileError, PluginLoadWarning
 from .mlp import MLPClassifier, MLPRegressor
 from .plugins import Plugin, get_registry
+from .schema import ColumnSchema
 
 __all__ = [
     "FORMAT_VERSION",
@@ -206,6 +207,9 @@ register_estimator("ensemblekit.EnsembleClassifier", EnsembleClassifier,
 register_estimator("ensemblekit.EnsembleRegressor", EnsembleRegressor,
                    fitted=ensemble.FITTED_ATTRIBUTES, ignore=ensemble.RUNTIME_ATTRIBUTES,
                    restore=ensemble.restore_fitted)
+register_estimator("ensemblekit.ColumnSchema", ColumnSchema, fitted=(
+    "n_features_in_", "feature_names_in_", "columns_", "kinds_", "categories_"),
+                   restore=schema.check_fitted)
 register_estimator("sklearn.LabelBinarizer", LabelBinarizer,
                    fitted=("classes_", "y_type_", "sparse_input_"))
 # the preprocessing ``ensemblekit train`` builds: every fitted attribute these

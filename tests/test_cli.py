@@ -346,9 +346,9 @@ def _error(result) -> str:
     (None, ["predict", "{root}/nope.ekm", "{iris}"], 1, "model file not found"),
     (None, ["predict", "{iris}", "{iris}"], 1, "not an ensemblekit model file"),
     (None, ["predict", "{shop_model}", "{iris}"], 1,
-     "lacks 4 column(s) the model needs: 'age', 'income', 'city', 'member'"),
+     "lacks 4 column(s) the model needs: 'city', 'age', 'member', 'income'"),
     (b"city,age,member,income\nrome,old,True,3\n", ["predict", "{shop_model}", "{file}"], 1,
-     "column 'age' of {file} must be numeric"),
+     "{file}: column 'age' holds 'old', which is not a number"),
     (None, ["predict", "{diabetes_model}", "{diabetes}", "--proba"], 2,
      "--proba needs a classifier"),
     (b"sepal length (cm),sepal width (cm),petal length (cm),petal width (cm),species\n"

@@ -3,8 +3,8 @@
 Commands: ``train`` (:mod:`.train`), ``predict`` and ``evaluate``
 (:mod:`.predict`), ``plugins`` and ``report`` (:mod:`.inspect`), ``search``
 and ``reproduce`` (:mod:`.research`), ``export`` (:mod:`.export`).
-Registration points one way: this module imports the commands and adds them to the group; no command imports
-the group.  What the commands share (errors and exit codes, files, the
+Registration points one way: this module imports the commands and adds them
+to the group; no command imports the group.  What the commands share (errors and exit codes, files, the
 options of ``train``) is in :mod:`.common`, the tables in :mod:`.data`.
 Model files are read and written by :mod:`ensemblekit.io`, never with pickle.
 Usage errors exit with status 2, problems with the user's files or settings
@@ -60,7 +60,7 @@ class _Group(click.Group):
                 "traceback)") from exc
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ensemblekit")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
 def cli(debug: bool) -> None:

@@ -21,9 +21,11 @@ import click
 from .. import config
 from ..io import ModelFileError, atomic_write, load
 from ..plugins import ENSEMBLE_ROLES, get_registry, plugin_role
+from . import data as data_
 
 __all__ = ["LABEL", "build_model", "check_out", "echo_metrics", "load_model",
-           "option_name", "setting_errors", "train_params", "write_text"]
+           "option_name", "read_training", "sep_option", "setting_errors", "train_params",
+           "with_sep", "write_text"]
 
 #: Metric keys and how the commands print them.
 LABEL = {"accuracy": "accuracy", "f1_macro": "F1 (macro)", "log_loss": "log-loss",
@@ -311,6 +313,12 @@ def train_params(exclude: Collection[str] = ()) -> list[click.Parameter]:
         _option("--timeout", name="timeout",
                 help="Seconds the members may take on a parallel backend before "
                      "the fit fails (a dead worker otherwise hangs Dask)."),
+        click.Option(["--drop"], multiple=True, metavar="COL",
+                     help="A column that is not a feature (repeatable)."),
+        click.Option(["--id", "id_column"], metavar="COL",
+                     help="A row identifier: not a feature, carried into predict's "
+                          "output."),
+        sep_option(),
         click.Option(["--config"], type=click.Path(dir_okay=False), is_eager=True,
                      expose_value=False, callback=_read_config,
                      help="TOML (or YAML) file of these settings; options given here win."),
@@ -318,6 +326,71 @@ def train_params(exclude: Collection[str] = ()) -> list[click.Parameter]:
         _option("--verbose", "-v", name="verbose", help="Print one line per epoch."),
     ]
     return [p for p in params if p.name not in exclude]
+
+
+_SEP: dict[str, Any] = {
+    "metavar": "CHAR", "callback": lambda ctx, param, value: data_.parse_sep(value),
+    "help": "Column separator of a CSV file (default ','; a tab for .tsv files)."}
+
+
+def sep_option() -> click.Option:
+    """The ``--sep`` option of the commands that read a CSV file.
+
+    Returns
+    -------
+    click.Option
+        A new ``--sep`` option (one character, or ``tab``).
+    """
+    return click.Option(["--sep"], **_SEP)
+
+
+def with_sep(command: Any) -> Any:
+    """Decorator: add ``--sep`` to a command (``predict``, ``evaluate``).
+
+    Parameters
+    ----------
+    command : callable
+        The command's function (below ``@click.command``).
+
+    Returns
+    -------
+    callable
+        The function, with the option.
+    """
+    return click.option("--sep", **_SEP)(command)
+
+
+def read_training(data: str | None, options: dict) -> data_.TrainingTable:
+    """DATA read with the data options of ``train`` (or ``search``), checked.
+
+    Parameters
+    ----------
+    data : str or None
+        The table file (None: the bundled digits).
+    options : dict
+        The command's options: ``target``, ``task``, ``sep``, ``drop``,
+        ``id_column``, ``early_stopping``.
+
+    Returns
+    -------
+    ensemblekit.cli.data.TrainingTable
+        See :func:`ensemblekit.cli.data.load_training_table`.
+
+    Raises
+    ------
+    click.UsageError
+        For ``--validation-fraction`` without ``--early-stopping`` (the
+        fraction is only held out to stop early).
+    """
+    source = click.get_current_context().get_parameter_source("validation_fraction")
+    given = source not in (None, click.core.ParameterSource.DEFAULT)
+    if given and not options["early_stopping"]:
+        raise click.UsageError(
+            "--validation-fraction is the share held out for --early-stopping; add "
+            "--early-stopping (or leave --validation-fraction out)")
+    return data_.load_training_table(data, options["target"], options["task"],
+                                     options["sep"], tuple(options["drop"]),
+                                     options["id_column"])
 
 
 def _check_roles(specs: Collection[str]) -> None:

@@ -6,8 +6,15 @@ one line that names the file or column and says what to do.
 
 from __future__ import annotations
 
+import csv
 import difflib
-from dataclasses import dataclass
+import importlib.util
+import io
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +30,15 @@ from sklearn.metrics import (
     log_loss,
     mean_absolute_error,
     mean_squared_error,
+    precision_recall_fscore_support,
     r2_score,
 )
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from ..io import atomic_write
 from ..metrics import expected_calibration_error, gaussian_nll
+from ..schema import ColumnSchema, SchemaError, check_unique_names
 
 __all__ = [
     "MAX_AUTO_CLASSES",
@@ -38,20 +48,24 @@ __all__ = [
     "check_magnitudes",
     "classification_metrics",
     "drop_missing_target",
+    "FORMATS",
     "feature_columns",
     "final_estimator",
     "infer_task",
     "load_training_table",
-    "prepare_features",
+    "model_input",
+    "parse_sep",
     "read_table",
     "regression_metrics",
+    "schema_errors",
     "score_file",
     "scores",
     "split",
-    "split_kinds",
+    "table_format",
     "target_scale",
     "target_values",
     "uncertainty",
+    "write_table",
 ]
 
 #: An integer target with at most this many distinct values is a classification target.
@@ -93,36 +107,199 @@ def check_magnitudes(values: pd.DataFrame, what: str = "column") -> None:
             "of ten or take a log)")
 
 
-def read_table(path: str) -> pd.DataFrame:
-    """Read a CSV (or Parquet) file, refusing missing, empty and unreadable files.
+#: Table formats by file extension (``ensemblekit`` reads and writes these).
+FORMATS: dict[str, str] = {
+    ".csv": "CSV", ".txt": "CSV", ".tsv": "TSV", ".tab": "TSV", ".parquet": "Parquet",
+    ".pq": "Parquet", ".feather": "Feather", ".arrow": "Feather", ".jsonl": "JSON lines",
+    ".ndjson": "JSON lines"}
+
+#: Leading bytes of the binary formats, to read them whatever their extension.
+_MAGIC = {b"PAR1": "Parquet", b"ARROW1": "Feather"}
+
+_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma"}
+
+
+def parse_sep(text: str | None) -> str | None:
+    """The one-character column separator of ``--sep`` (``tab`` or ``\\t`` for a tab).
+
+    Parameters
+    ----------
+    text : str or None
+        What was given (None: the format's own, ``,`` or a tab).
+
+    Returns
+    -------
+    str or None
+        The separator.
+
+    Raises
+    ------
+    click.BadParameter
+        For anything but one character.
+    """
+    if text is None:
+        return None
+    sep = {"tab": "\t", "\\t": "\t"}.get(text.lower(), text)
+    if len(sep) != 1:
+        raise click.BadParameter(f"expected one character (or 'tab'), got {text!r}",
+                                 param_hint="--sep")
+    return sep
+
+
+def table_format(path: str, writing: bool = False) -> str:
+    """The format of a table file: by its extension, else (reading) its first bytes.
 
     Parameters
     ----------
     path : str
-        The file; ``.parquet`` / ``.pq`` files are read as Parquet.
+        The file.
+    writing : bool, default=False
+        Whether it is to be written: an unknown extension is refused then; a file
+        read with one is CSV unless it starts like Parquet or Feather.
+
+    Returns
+    -------
+    str
+        A value of :data:`FORMATS`.
+
+    Raises
+    ------
+    click.BadParameter
+        When writing to a file whose extension is not in :data:`FORMATS`.
+    """
+    found = FORMATS.get(Path(path).suffix.lower())
+    if found is not None:
+        return found
+    if writing:
+        raise click.BadParameter(
+            f"cannot tell the format of {path} from its extension; use one of "
+            f"{', '.join(FORMATS)}", param_hint="--out")
+    with open(path, "rb") as fh:
+        start = fh.read(6)
+    return next((fmt for magic, fmt in _MAGIC.items() if start.startswith(magic)), "CSV")
+
+
+def _needs_pyarrow(fmt: str, path: str) -> None:
+    if importlib.util.find_spec("pyarrow") is None:  # pandas' engine for both
+        raise click.ClickException(
+            f"{path}: {fmt} files need pyarrow (pip install pyarrow), or use a .csv "
+            "file")
+
+
+@contextmanager
+def schema_errors(source: str) -> Iterator[None]:
+    """Turn a :class:`~ensemblekit.schema.SchemaError` into one line naming ``source``.
+
+    Parameters
+    ----------
+    source : str
+        The file the table came from.
+
+    Yields
+    ------
+    None
+        The block whose errors become :class:`click.ClickException`.
+    """
+    try:
+        yield
+    except SchemaError as exc:
+        raise click.ClickException(f"{source}: {exc}") from None
+
+
+def _header(file: Path, sep: str) -> list[str]:
+    with open(file, newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh, delimiter=sep), [])
+
+
+def read_table(path: str, sep: str | None = None) -> pd.DataFrame:
+    """Read a table file by its format, refusing missing, empty, unreadable files.
+
+    Parameters
+    ----------
+    path : str
+        The file (see :func:`table_format`).
+    sep : str or None, default=None
+        The column separator of a CSV (``,``) or TSV (a tab) file.
 
     Returns
     -------
     pandas.DataFrame
-        At least one row.
+        At least one row, every column name once.
+
+    Raises
+    ------
+    click.ClickException
+        For a missing, empty or unreadable file, columns named twice (pandas
+        would rename the copy ``NAME.1``), or a file of one column whose name
+        holds another separator (``a;b;c`` read with ``,``).
     """
     file = Path(path)
     if not file.is_file():
         raise click.ClickException(f"data file not found: {path}")
+    fmt = table_format(path)
     try:
-        if file.suffix.lower() in (".parquet", ".pq"):
-            frame = pd.read_parquet(file)
+        if fmt in ("CSV", "TSV"):
+            delimiter = sep or ("\t" if fmt == "TSV" else ",")
+            header = _header(file, delimiter)
+            with schema_errors(path):
+                check_unique_names(header, "the header")
+            frame = pd.read_csv(file, sep=delimiter)
+            other = next((s for s in _SEPARATORS if s != delimiter and s in header[0]), None)
+            if sep is None and frame.shape[1] == 1 and other:
+                raise click.ClickException(
+                    f"{path} has a single column {header[0][:60]!r}: it looks "
+                    f"{_SEPARATORS[other]}-separated; give --sep '{other}'")
+        elif fmt == "JSON lines":
+            frame = pd.read_json(file, lines=True)
         else:
-            frame = pd.read_csv(file)
+            _needs_pyarrow(fmt, path)
+            frame = pd.read_parquet(file) if fmt == "Parquet" else pd.read_feather(file)
     except pd.errors.EmptyDataError:
         raise click.ClickException(f"{path} is empty: expected a CSV file with a header "
                                    "row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, ImportError) as exc:
+    except UnicodeDecodeError:
+        raise click.ClickException(
+            f"cannot read {path}: it is not UTF-8 text; save it as UTF-8 CSV or give it "
+            f"the extension of its format ({', '.join(FORMATS)})") from None
+    except (pd.errors.ParserError, ValueError, ImportError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise click.ClickException(f"cannot read {path}: {first}") from None
     if frame.empty:
         raise click.ClickException(f"{path} has no data rows (only a header)")
+    with schema_errors(path):
+        check_unique_names(frame.columns, "the table")
     return frame
+
+
+def write_table(frame: pd.DataFrame, out: str | None) -> None:
+    """Print ``frame`` as CSV, or write it to ``out`` in the format of its extension.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    out : str or None
+        The file (CSV, TSV, Parquet, Feather or JSON lines, see :data:`FORMATS`);
+        None prints CSV to stdout.  Written atomically.
+    """
+    if out is None:
+        click.echo(frame.to_csv(index=False), nl=False)
+        return
+    fmt = table_format(out, writing=True)
+    if fmt in ("CSV", "TSV"):
+        data = frame.to_csv(index=False, sep="," if fmt == "CSV" else "\t").encode()
+    elif fmt == "JSON lines":
+        data = frame.to_json(orient="records", lines=True).encode()
+    else:
+        _needs_pyarrow(fmt, out)
+        buffer = io.BytesIO()
+        if fmt == "Parquet":
+            frame.to_parquet(buffer, index=False)
+        else:
+            frame.reset_index(drop=True).to_feather(buffer)
+        data = buffer.getvalue()
+    with atomic_write(out) as fh:
+        fh.write(data)
 
 
 def _closest(name: str, choices: list[str]) -> str:
@@ -133,7 +310,8 @@ def _closest(name: str, choices: list[str]) -> str:
     return f"columns are {shown}{', ...' if len(choices) > 12 else ''}"
 
 
-def check_column(frame: pd.DataFrame, column: str, source: str) -> None:
+def check_column(frame: pd.DataFrame, column: str, source: str,
+                 what: str = "target column") -> None:
     """Raise a one-line error, with the closest names, if ``column`` is missing.
 
     Parameters
@@ -144,11 +322,13 @@ def check_column(frame: pd.DataFrame, column: str, source: str) -> None:
         The column it must have.
     source : str
         The table's file, named in the error.
+    what : str, default="target column"
+        What the column is, in the error (``"--id column"``).
     """
     columns = [str(c) for c in frame.columns]
     if column not in columns:
         raise click.ClickException(
-            f"target column {column!r} is not in {source}: {_closest(column, columns)}")
+            f"{what} {column!r} is not in {source}: {_closest(column, columns)}")
 
 
 def infer_task(target: pd.Series) -> str:
@@ -237,84 +417,6 @@ def drop_missing_target(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame,
     return frame[keep], int((~keep).sum())
 
 
-def split_kinds(features: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Split feature columns into numeric and categorical (anything else, bools too).
-
-    Parameters
-    ----------
-    features : pandas.DataFrame
-        The feature columns.
-
-    Returns
-    -------
-    numeric, categorical : list of str
-        The column names of each kind.
-    """
-    numeric, categorical = [], []
-    for name in features.columns:
-        column = features[name]
-        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            numeric.append(str(name))
-        else:
-            categorical.append(str(name))
-    return numeric, categorical
-
-
-def prepare_features(frame: pd.DataFrame, numeric: list[str], categorical: list[str],
-                     source: str) -> pd.DataFrame:
-    """Select and normalise the feature columns, identically at fit and predict time.
-
-    Numeric columns become float64 (missing values as NaN); categorical ones
-    become objects holding strings (missing values as NaN), so a category
-    reads the same whether pandas parsed the column as numbers or text.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        The table read.
-    numeric, categorical : list of str
-        The feature columns of each kind.
-    source : str
-        The table's file, named in the errors.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The feature columns, numeric ones first.
-
-    Raises
-    ------
-    click.ClickException
-        If columns are missing, or a numeric column holds text.
-    """
-    present = {str(c) for c in frame.columns}
-    missing = [c for c in (*numeric, *categorical) if c not in present]
-    if missing:
-        raise click.ClickException(
-            f"{source} lacks {len(missing)} column(s) the model needs: "
-            f"{', '.join(repr(c) for c in missing[:10])}{', ...' if len(missing) > 10 else ''}")
-    frame = frame.rename(columns=str)
-    out = {}
-    for name in numeric:
-        column = frame[name]
-        if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
-            coerced = pd.to_numeric(column, errors="coerce")
-            bad = column[coerced.isna() & column.notna()]
-            if len(bad) or pd.api.types.is_bool_dtype(column):
-                raise click.ClickException(
-                    f"column {name!r} of {source} must be numeric (it was when the "
-                    f"model was trained) but holds {bad.iloc[0] if len(bad) else column.iloc[0]!r}")
-            column = coerced
-        out[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    for name in categorical:
-        column = frame[name]
-        values = np.full(len(column), np.nan, dtype=object)
-        notna = column.notna().to_numpy()
-        values[notna] = column[notna].astype(str).to_numpy(dtype=object)
-        out[name] = values
-    return pd.DataFrame(out, index=frame.index, columns=[*numeric, *categorical])
-
-
 @dataclass
 class TrainingTable:
     """DATA read for ``train`` and ``search``: features, target and what was found.
@@ -322,7 +424,8 @@ class TrainingTable:
     Parameters
     ----------
     X : pandas.DataFrame
-        Feature columns, numbers as floats and the rest as strings.
+        Feature columns as read (the model's :class:`~ensemblekit.schema.ColumnSchema`
+        normalises them).
     y : numpy.ndarray
         Target values (labels or numbers).
     task : {"classification", "regression"}
@@ -332,11 +435,15 @@ class TrainingTable:
     source : str
         DATA's path, or ``"digits (bundled)"``.
     numeric, categorical : list of str
-        Feature columns of each kind.
+        Feature columns of each kind (categorical: boolean, category or text).
     n_rows : int
         Rows kept: those with a target.
     dropped : int
         Rows dropped because their target is missing.
+    notes : list of str
+        Warnings about the data, to print before training.
+    ids : pandas.Series or None
+        The ``--id`` column, when one was named.
     """
 
     X: pd.DataFrame
@@ -348,19 +455,51 @@ class TrainingTable:
     categorical: list[str]
     n_rows: int
     dropped: int
+    notes: list[str] = field(default_factory=list)
+    ids: pd.Series | None = None
 
 
-def load_training_table(data: str | None, target: str | None, task: str) -> TrainingTable:
+def _names(columns: list[str]) -> str:
+    return ", ".join(repr(c) for c in columns[:10]) + (", ..." if len(columns) > 10 else "")
+
+
+def _looks_like_id(name: str, column: pd.Series) -> bool:
+    """An ``id``-named column whose values are all different."""
+    named = re.search(r"(^|[^a-z])id$|^id[^a-z]|identifier|uuid", name.lower()) or (
+        name.endswith("Id") or name.endswith("ID"))
+    return bool(named) and len(column) > 1 and column.nunique(dropna=False) == len(column)
+
+
+def _schema_of(features: pd.DataFrame, source: str,
+               notes: list[str]) -> tuple[list[str], list[str]]:
+    """Infer the feature columns' kinds; warnings (huge integers) go to ``notes``."""
+    with warnings.catch_warnings(record=True) as caught, schema_errors(source):
+        warnings.simplefilter("always")
+        schema = ColumnSchema().fit(features)
+        check_magnitudes(schema.transform(features)[schema.split_columns()[0]])
+    notes.extend(f"{source}: {w.message}" for w in caught)
+    return schema.split_columns()
+
+
+def load_training_table(data: str | None, target: str | None, task: str,
+                        sep: str | None = None, drop: tuple[str, ...] = (),
+                        id_column: str | None = None) -> TrainingTable:
     """Read DATA (default: the bundled digits) and check its target and features.
 
     Parameters
     ----------
     data : str or None
-        A CSV or Parquet file; ``None`` is scikit-learn's digits.
+        A table file (:func:`read_table`); ``None`` is scikit-learn's digits.
     target : str or None
         The target column; ``None`` means a column called ``target``.
     task : {"auto", "classification", "regression"}
         ``auto`` infers it from the target (:func:`infer_task`).
+    sep : str or None, default=None
+        The column separator of a CSV file.
+    drop : tuple of str, default=()
+        Columns that are not features (``--drop``).
+    id_column : str or None, default=None
+        A row identifier: not a feature, carried into ``predict``'s output.
 
     Returns
     -------
@@ -372,21 +511,24 @@ def load_training_table(data: str | None, target: str | None, task: str) -> Trai
     click.UsageError
         If no target is named and DATA has no ``target`` column.
     click.ClickException
-        For a missing column, a classification target with one class, or no
-        feature columns.
+        For a missing column, a classification target with one class, no
+        feature columns, or feature columns that are all empty.
     """
     if data is None:
         from sklearn.datasets import load_digits
 
         frame, source = load_digits(as_frame=True).frame, "digits (bundled)"
     else:
-        frame, source = read_table(data), data
+        frame, source = read_table(data, sep), data
     if target is None:
         if "target" not in frame.columns:
             raise click.UsageError("name the target column with --target (DATA has no "
                                    "column called 'target')")
         target = "target"
     check_column(frame, target, source)
+    for option, names in (("--drop", drop), ("--id", (id_column,) if id_column else ())):
+        for name in names:
+            check_column(frame, name, source, f"{option} column")
     frame, dropped = drop_missing_target(frame, target)
     if task == "auto":
         task = infer_task(frame[target])
@@ -395,16 +537,31 @@ def load_training_table(data: str | None, target: str | None, task: str) -> Trai
         raise click.ClickException(
             f"target column {target!r} has a single class ({y[0]!r}); a classifier "
             "needs at least two (use --task regression for a numeric target)")
-    features = frame.drop(columns=[target])
+    excluded = [target, *drop, *([id_column] if id_column else [])]
+    features = frame.drop(columns=list(dict.fromkeys(excluded)))
     if features.shape[1] == 0:
-        raise click.ClickException(f"{source} has no feature columns besides {target!r}")
-    numeric, categorical = split_kinds(features)
-    X = prepare_features(features, numeric, categorical, source)
-    check_magnitudes(X[numeric])
+        raise click.ClickException(f"{source} has no feature columns besides "
+                                   f"{_names(excluded)}")
+    notes: list[str] = []
+    empty = [str(c) for c in features.columns if features[c].isna().all()]
+    if len(empty) == features.shape[1]:
+        raise click.ClickException(
+            f"{source}: every feature column is empty ({_names(empty)}); nothing to "
+            "learn from")
+    if empty:
+        notes.append(f"{source}: column(s) {_names(empty)} have no values; not used as "
+                     "features")
+        features = features.drop(columns=empty)
+    notes.extend(
+        f"{source}: column {str(c)!r} looks like an identifier (all {len(features)} "
+        f"values differ); give --id {c} (carried into predict's output) or --drop {c}"
+        for c in features.columns if _looks_like_id(str(c), features[c]))
+    numeric, categorical = _schema_of(features, source, notes)
     if task == "regression":
         check_magnitudes(pd.DataFrame({target: y}), "target column")
-    return TrainingTable(X, y, task, target, source, numeric, categorical, len(frame),
-                         dropped)
+    return TrainingTable(features, y, task, target, source, numeric, categorical,
+                         len(frame), dropped, notes,
+                         frame[id_column] if id_column else None)
 
 
 def feature_columns(model: Any, metadata: dict,
@@ -441,6 +598,38 @@ def feature_columns(model: Any, metadata: dict,
             f"the model was fitted on {expected} unnamed columns and the data has "
             f"{frame.shape[1]}; give it exactly the feature columns, in training order")
     return [str(c) for c in frame.columns], []
+
+
+def model_input(model: Any, metadata: dict, frame: pd.DataFrame,
+                source: str) -> pd.DataFrame:
+    """What to give ``model``'s predict for the table ``frame`` read from ``source``.
+
+    A pipeline starting with a :class:`~ensemblekit.schema.ColumnSchema` (every
+    model ``train`` writes) takes the table as read, exactly as from Python;
+    for another model the columns of :func:`feature_columns` are normalised by
+    a schema of those columns.
+
+    Parameters
+    ----------
+    model : estimator
+        The loaded model.
+    metadata : dict
+        Its model file's metadata.
+    frame : pandas.DataFrame
+        The table (other columns are ignored).
+    source : str
+        The table's file, named in errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table, or its normalised feature columns.
+    """
+    if isinstance(model, Pipeline) and isinstance(model[0], ColumnSchema):
+        return frame
+    numeric, categorical = feature_columns(model, metadata, frame)
+    with schema_errors(source):
+        return ColumnSchema(numeric, categorical).fit_transform(frame)
 
 
 def final_estimator(model: Any) -> Any:
@@ -486,7 +675,7 @@ def target_scale(model: Any) -> float:
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
                            classes: np.ndarray) -> dict[str, Any]:
-    """Accuracy, macro F1, log-loss, ECE and the confusion matrix.
+    """Accuracy, macro F1, log-loss, ECE, per-class scores and the confusion matrix.
 
     Parameters
     ----------
@@ -500,8 +689,9 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
     Returns
     -------
     dict
-        ``n_samples``, the scores, ``labels`` and ``confusion_matrix`` (rows:
-        true labels).
+        ``n_samples``, the scores, ``labels``, ``per_class`` (precision,
+        recall, F1 and support of each label, as scikit-learn's
+        ``classification_report``) and ``confusion_matrix`` (rows: true labels).
     """
     known = set(classes.tolist())
     unseen = sorted({str(v) for v in pd.unique(y_true) if v not in known})
@@ -509,6 +699,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
         raise click.ClickException(
             f"the target holds labels the model never saw: {', '.join(unseen[:10])}")
     pred = classes[proba.argmax(axis=1)]
+    per_class = precision_recall_fscore_support(y_true, pred, labels=classes,
+                                                zero_division=0)
     return {
         "n_samples": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, pred)),
@@ -517,6 +709,9 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray,
         "log_loss": float(log_loss(y_true, proba, labels=classes)),
         "ece": float(expected_calibration_error(y_true, proba, labels=classes)),
         "labels": [_plain(c) for c in classes],
+        "per_class": {str(label): {"precision": float(p), "recall": float(r), "f1": float(f),
+                                   "support": int(n)}
+                      for label, p, r, f, n in zip(classes, *per_class)},
         "confusion_matrix": confusion_matrix(y_true, pred, labels=classes).tolist(),
     }
 
@@ -555,8 +750,11 @@ def _plain(value: Any) -> Any:
 
 
 def split(X: pd.DataFrame, y: np.ndarray, task: str, test_size: float,
-          random_state: int) -> tuple:
-    """Hold out ``test_size`` of the rows (stratified for classes when possible).
+          random_state: int, notes: list[str] | None = None) -> tuple:
+    """Hold out ``test_size`` of the rows, stratified by class for a classification.
+
+    A class with a single row cannot be stratified: its row is kept in the
+    training part (none of it in the test part) and a note says so.
 
     Parameters
     ----------
@@ -565,11 +763,13 @@ def split(X: pd.DataFrame, y: np.ndarray, task: str, test_size: float,
     y : numpy.ndarray
         The target.
     task : {"classification", "regression"}
-        Classes are stratified when each has at least two rows.
+        Classes are stratified.
     test_size : float
         Share of rows held out; 0 holds out none.
     random_state : int
         Seed of the split.
+    notes : list of str or None, default=None
+        Where the note about single-row classes is appended.
 
     Returns
     -------
@@ -578,16 +778,26 @@ def split(X: pd.DataFrame, y: np.ndarray, task: str, test_size: float,
     """
     if test_size == 0:
         return X, None, y, None
-    stratify = None
+    single = np.zeros(len(y), dtype=bool)
     if task == "classification":
-        _, counts = np.unique(y.astype(str), return_counts=True)
-        stratify = y if counts.min() >= 2 else None
+        labels, counts = np.unique(y.astype(str), return_counts=True)
+        alone = labels[counts < 2]
+        single = np.isin(y.astype(str), alone)
+        if len(alone) and notes is not None:
+            notes.append(f"class(es) {_names([str(a) for a in alone])} have a single row: "
+                         "kept in training, not in the test split")
+    rest_X, rest_y = X[~single], y[~single]
+    stratify = rest_y if task == "classification" and len(np.unique(rest_y)) > 1 else None
     try:
-        return train_test_split(X, y, test_size=test_size, random_state=random_state,
-                                stratify=stratify)
+        parts = train_test_split(rest_X, rest_y, test_size=test_size,
+                                 random_state=random_state, stratify=stratify)
     except ValueError as exc:
         raise click.ClickException(f"cannot hold out --test-size {test_size} of "
                                    f"{len(y)} rows: {exc}") from None
+    if single.any():
+        parts[0] = pd.concat([parts[0], X[single]])
+        parts[2] = np.concatenate([parts[2], y[single]])
+    return tuple(parts)
 
 
 def uncertainty(model: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -646,8 +856,9 @@ def scores(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict[str, A
     return regression_metrics(y, model.predict(X))
 
 
-def score_file(model: Any, metadata: dict, data: str, target: str | None) -> dict[str, Any]:
-    """Score a loaded model on the CSV (or Parquet) file ``data``.
+def score_file(model: Any, metadata: dict, data: str, target: str | None,
+               sep: str | None = None) -> dict[str, Any]:
+    """Score a loaded model on the table file ``data``.
 
     Parameters
     ----------
@@ -659,6 +870,8 @@ def score_file(model: Any, metadata: dict, data: str, target: str | None) -> dic
         The file, with the target column.
     target : str or None
         The target column; None means the one trained on.
+    sep : str or None, default=None
+        The column separator of a CSV file.
 
     Returns
     -------
@@ -668,10 +881,10 @@ def score_file(model: Any, metadata: dict, data: str, target: str | None) -> dic
     target = target or metadata.get("target")
     if target is None:
         raise click.UsageError("name the target column with --target")
-    frame = read_table(data)
+    frame = read_table(data, sep)
     check_column(frame, target, data)
     frame, _ = drop_missing_target(frame, target)
-    numeric, categorical = feature_columns(model, metadata, frame.drop(columns=[target]))
-    X = prepare_features(frame, numeric, categorical, data)
+    X = model_input(model, metadata, frame.drop(columns=[target]), data)
     task = "classification" if is_classifier(final_estimator(model)) else "regression"
-    return scores(model, X, target_values(frame, target, task), task)
+    with schema_errors(data):
+        return scores(model, X, target_values(frame, target, task), task)

@@ -142,7 +142,9 @@ def search(data: str | None, params: tuple[str, ...], rounds: int, candidates: i
     ranges = dict(_parse_param(p) for p in params)
     # an ensemble being searched trains its members in sequence, inside the search's jobs
     options = {**ENSEMBLE_ONLY, **options}
-    table = data_.load_training_table(data, options["target"], options["task"])
+    table = common.read_training(data, options)
+    for note in table.notes:
+        click.echo(f"warning: {note}", err=True)
     X, y, task, source = table.X, table.y, table.task, table.source
     plugin_names = {s.partition(":")[0].strip() for s in options["plugins"]}
     needed = [n.split("__")[1] for n in ranges if n.startswith("plugins__") and

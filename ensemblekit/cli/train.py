@@ -122,18 +122,23 @@ def train(data: str | None, **options: Any) -> None:
     """Train a model on DATA (a CSV file) and report its scores.
 
     Without DATA, trains a classifier on scikit-learn's bundled digits data.
-    Numeric columns are imputed (median) and standardised, other columns
-    imputed (most frequent) and one-hot encoded; that preprocessing is saved
-    inside the model, so 'predict' applies it too.
+    Each column's kind (numeric, boolean, categorical, text) is recorded in
+    the model's column schema; numeric columns are imputed (median) and
+    standardised, other columns imputed (most frequent) and one-hot encoded;
+    that preprocessing is saved inside the model, so 'predict' applies it too.
     """
     quiet = options["quiet"]
     common.check_out(options["out"], "--out", data)
-    table = data_.load_training_table(data, options["target"], options["task"])
+    table = common.read_training(data, options)
     X, y, task, target = table.X, table.y, table.task, table.target
     numeric, categorical, source = table.numeric, table.categorical, table.source
     model = common.build_model(task, options, numeric, categorical)
+    notes = table.notes
     X_train, X_test, y_train, y_test = data_.split(X, y, task, options["test_size"],
-                                                   options["random_state"])
+                                                   options["random_state"], notes)
+    if not quiet:
+        for note in notes:
+            click.echo(f"warning: {note}", err=True)
 
     mode = None if quiet else ("lines" if options["verbose"] else (
         "bar" if sys.stderr.isatty() else None))
@@ -154,12 +159,14 @@ def train(data: str | None, **options: Any) -> None:
         save(model, options["out"], metadata={
             "target": target, "task": task, "numeric_columns": numeric,
             "categorical_columns": categorical, "trained_on": source,
+            "id_column": options["id_column"],
             "scores": {k: {m: v for m, v in s.items() if m in common.LABEL}
                        for k, s in scores.items()}})
     if quiet:
         return
     for w in caught:
-        click.echo(f"warning: {w.message}", err=True)
+        if not any(str(w.message) in note for note in notes):  # shown before training
+            click.echo(f"warning: {w.message}", err=True)
     estimator = data_.final_estimator(model)
     click.echo(f"data:   {source}, {table.n_rows} rows x {X.shape[1]} features "
                f"({len(numeric)} numeric, {len(categorical)} categorical)"

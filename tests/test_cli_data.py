@@ -1,0 +1,192 @@
+"""The command line's data handling (issue 16): errors found early and said clearly,
+table formats by extension, and the options a data scientist reaches for first."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sklearn.datasets import load_diabetes, load_iris
+
+import ensemblekit
+from ensemblekit.cli import cli
+
+TINY = ["--hidden", "8", "--max-iter", "20", "-q"]
+HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
+
+
+def run(*args: object, code: int = 0):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code == code, (result.output, result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def iris(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("cli_data")
+    data = load_iris(as_frame=True)
+    frame = data.frame.rename(columns={"target": "species"})
+    frame["species"] = data.target_names[data.target]
+    frame.insert(0, "flower_id", [f"f{i:03d}" for i in range(len(frame))])
+    csv = root / "iris.csv"
+    frame.to_csv(csv, index=False)
+    model = root / "iris.ekm"
+    run("train", csv, "-t", "species", "--id", "flower_id", "--out", model, *TINY)
+    return {"root": root, "csv": csv, "frame": frame, "model": model}
+
+
+# --------------------------------------------------------------------------
+# errors found late or unclear
+# --------------------------------------------------------------------------
+def test_a_class_with_one_row_is_kept_in_training(iris, tmp_path):
+    frame = iris["frame"].drop(columns="flower_id")
+    frame.loc[7, "species"] = "rare"
+    path = tmp_path / "rare.csv"
+    frame.to_csv(path, index=False)
+    for seed in range(4):  # whatever the split, the row trains the model
+        result = run("train", path, "-t", "species", "--test-size", "0.5",
+                     "--random-state", seed, "--hidden", "4", "--max-iter", "5",
+                     "--out", tmp_path / "m.ekm")
+        assert "class(es) 'rare' have a single row: kept in training" in result.stderr
+        rows = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines()
+                if line.startswith(("train ", "test "))}
+        assert rows["train"] + rows["test"] == 150 and rows["test"] >= 74
+        assert "rare" in ensemblekit.load(tmp_path / "m.ekm")[-1].classes_
+
+
+def test_empty_feature_columns_are_named_once(iris, tmp_path):
+    frame = iris["frame"].drop(columns="flower_id").assign(notes=np.nan, extra=None)
+    path = tmp_path / "empty.csv"
+    frame.to_csv(path, index=False)
+    result = run("train", path, "-t", "species", "--hidden", "4", "--max-iter", "5")
+    assert result.stderr.count(f"warning: {path}: column(s) 'notes', 'extra' have no "
+                               "values; not used as features") == 1
+    assert "Skipping features" not in result.stderr
+    assert "4 features (4 numeric, 0 categorical)" in result.stdout
+    only = frame[["species", "notes", "extra"]]
+    only.to_csv(path, index=False)
+    error = run("train", path, "-t", "species", code=1).output
+    assert f"{path}: every feature column is empty ('notes', 'extra')" in error
+
+
+def test_validation_fraction_needs_early_stopping(iris):
+    result = run("train", iris["csv"], "-t", "species", "--validation-fraction", "0.2",
+                 code=2)
+    assert "--validation-fraction is the share held out for --early-stopping" in result.output
+    run("train", iris["csv"], "-t", "species", "--validation-fraction", "0.2",
+        "--early-stopping", *TINY)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet", ".feather"])
+def test_predict_writes_the_format_of_the_extension(iris, tmp_path, suffix):
+    out = tmp_path / f"preds{suffix}"
+    expected = pd.read_csv(io.StringIO(run("predict", iris["model"], iris["csv"]).stdout))
+    if suffix in (".parquet", ".feather") and not HAS_PYARROW:
+        error = run("predict", iris["model"], iris["csv"], "--out", out, code=1).output
+        assert "files need pyarrow (pip install pyarrow)" in error
+        assert not out.exists()
+        return
+    run("predict", iris["model"], iris["csv"], "--out", out)
+    read = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"),
+            ".jsonl": lambda p: pd.read_json(p, lines=True),
+            ".parquet": pd.read_parquet, ".feather": pd.read_feather}[suffix]
+    pd.testing.assert_frame_equal(read(out), expected, check_dtype=False)
+
+
+def test_predict_refuses_an_unknown_output_extension(iris, tmp_path):
+    error = run("predict", iris["model"], iris["csv"], "--out", tmp_path / "p.xlsx",
+                code=2).output
+    assert "cannot tell the format of" in error and ".parquet" in error
+
+
+def test_tables_are_read_by_format(iris, tmp_path):
+    expected = run("predict", iris["model"], iris["csv"]).stdout
+    tsv = tmp_path / "iris.tsv"
+    iris["frame"].to_csv(tsv, sep="\t", index=False)
+    assert run("predict", iris["model"], tsv).stdout == expected
+    jsonl = tmp_path / "iris.jsonl"
+    iris["frame"].to_json(jsonl, orient="records", lines=True)
+    assert run("predict", iris["model"], jsonl).stdout == expected
+    feather = tmp_path / "iris.feather"
+    if HAS_PYARROW:
+        iris["frame"].to_feather(feather)
+        assert run("predict", iris["model"], feather).stdout == expected
+    else:  # the file's first bytes say Feather, whatever its name
+        for name in ("iris.feather", "iris.data"):
+            (tmp_path / name).write_bytes(b"ARROW1\x00\x00\xff\xfe binary")
+            error = run("predict", iris["model"], tmp_path / name, code=1).output
+            assert "Feather files need pyarrow" in error and "utf-8" not in error
+
+
+def test_a_binary_file_with_a_csv_name_is_a_clear_error(iris, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"\xff\xfe\x00binary")
+    error = run("predict", iris["model"], path, code=1).output
+    assert "it is not UTF-8 text" in error
+
+
+# --------------------------------------------------------------------------
+# day-one options
+# --------------------------------------------------------------------------
+def test_id_is_not_a_feature_and_comes_back_in_predict(iris):
+    model = ensemblekit.load(iris["model"])
+    assert "flower_id" not in model[0].columns_
+    out = pd.read_csv(io.StringIO(run("predict", iris["model"], iris["csv"]).stdout))
+    assert list(out.columns) == ["flower_id", "species"]
+    assert out["flower_id"].tolist() == iris["frame"]["flower_id"].tolist()
+
+
+def test_an_id_looking_column_is_warned_about_and_drop_removes_it(iris, tmp_path):
+    result = run("train", iris["csv"], "-t", "species", "--hidden", "4", "--max-iter", "3")
+    assert ("column 'flower_id' looks like an identifier (all 150 values differ); give "
+            "--id flower_id") in result.stderr
+    result = run("train", iris["csv"], "-t", "species", "--drop", "flower_id",
+                 "--drop", "petal width (cm)", "--out", tmp_path / "m.ekm", *TINY)
+    assert ensemblekit.load(tmp_path / "m.ekm")[0].columns_ == [
+        "sepal length (cm)", "sepal width (cm)", "petal length (cm)"]
+    error = run("train", iris["csv"], "-t", "species", "--drop", "petal_width",
+                code=1).output
+    assert "--drop column 'petal_width' is not in" in error and "did you mean" in error
+
+
+def test_a_semicolon_file_names_the_separator(iris, tmp_path):
+    path = tmp_path / "semi.csv"
+    iris["frame"].to_csv(path, sep=";", index=False)
+    error = run("train", path, "-t", "species", code=1).output
+    assert "has a single column 'flower_id;sepal length (cm);" in error
+    assert "it looks semicolon-separated; give --sep ';'" in error
+    run("train", path, "-t", "species", "--sep", ";", "--drop", "flower_id", *TINY)
+    expected = run("predict", iris["model"], iris["csv"]).stdout
+    assert run("predict", iris["model"], path, "--sep", ";").stdout == expected
+    assert run("evaluate", iris["model"], path, "--sep", ";", "--json").exit_code == 0
+    assert "expected one character" in run("train", path, "--sep", ";;", code=2).output
+
+
+def test_h_is_help():
+    assert "Usage: cli train" in run("train", "-h").output
+    assert "Commands:" in run("-h").output
+
+
+def test_evaluate_prints_per_class_scores(iris):
+    out = run("evaluate", iris["model"], iris["csv"]).stdout
+    assert "per class:" in out
+    header = next(line for line in out.splitlines() if "precision" in line)
+    assert header.split() == ["precision", "recall", "f1", "support"]
+    assert any(line.split()[0] == "setosa" and line.split()[-1] == "50"
+               for line in out.splitlines())
+    metrics = json.loads(run("evaluate", iris["model"], iris["csv"], "--json").stdout)
+    assert set(metrics["per_class"]) == {"setosa", "versicolor", "virginica"}
+    assert metrics["per_class"]["setosa"]["support"] == 50
+
+
+def test_evaluate_prints_mae_rmse_r2_for_a_regression(tmp_path):
+    path = tmp_path / "diabetes.csv"
+    load_diabetes(as_frame=True, scaled=False).frame.to_csv(path, index=False)
+    run("train", path, "--out", tmp_path / "d.ekm", *TINY)
+    out = run("evaluate", tmp_path / "d.ekm", path).stdout
+    assert [line.split(":")[0] for line in out.splitlines()] == ["rows", "R²", "RMSE", "MAE"]
