@@ -4,8 +4,9 @@ Commands: ``train`` (:mod:`.train`), ``predict`` and ``evaluate``
 (:mod:`.predict`), ``plugins`` and ``report`` (:mod:`.inspect`), ``search``
 and ``reproduce`` (:mod:`.research`), ``export`` (:mod:`.export`).
 Registration points one way: this module imports the commands and adds them
-to the group; no command imports the group.  What the commands share (errors and exit codes, files, the
-options of ``train``) is in :mod:`.common`, the tables in :mod:`.data`.
+to the group; no command imports the group.  What the commands share (errors
+and exit codes, files, the options of ``train``) is in :mod:`.common`, the
+tables in :mod:`.data`.
 Model files are read and written by :mod:`ensemblekit.io`, never with pickle.
 Usage errors exit with status 2, problems with the user's files or settings
 with status 1 and one line on stderr; ``--debug`` (before the command) shows
