@@ -408,3 +408,28 @@ def forward_predict(arch: Architecture, params: Params, X: Any,
         a = z
     _layers.ACTIVATIONS[arch.out_activation](a)
     return a
+
+
+def constant_loss(loss: str, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """The loss of the best constant prediction: the (weighted) column means of ``y``.
+
+    For classifiers these are the class frequencies, for regressors the
+    target means; it is what a network that learnt nothing about ``X``
+    scores, the yardstick the training loop measures a runaway loss against.
+
+    Parameters
+    ----------
+    loss : str
+        A key of ``_layers.LOSSES``.
+    y : ndarray of shape (n, n_outputs)
+        Targets (binarised labels for classifiers).
+    sample_weight : ndarray of shape (n,) or None
+
+    Returns
+    -------
+    float
+    """
+    if sample_weight is not None and not sample_weight.sum() > 0:
+        sample_weight = None
+    mean = np.average(y, axis=0, weights=sample_weight)
+    return float(_layers.LOSSES[loss](y, np.broadcast_to(mean, y.shape), sample_weight))

@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, OneHotEncoder, StandardScaler
 
 from .ensemble import EnsembleClassifier, EnsembleRegressor
+from .exceptions import SettingError
 from .mlp import MLPClassifier, MLPRegressor
 from .plugins import Plugin, get_registry
 from .schema import ColumnSchema
@@ -59,23 +60,6 @@ __all__ = [
     "split_top_level",
     "uses_dask",
 ]
-
-
-class SettingError(ValueError):
-    """A setting holds a value of the wrong form (or settings that do not go together).
-
-    Parameters
-    ----------
-    message : str
-        What is wrong and what to give instead.
-    setting : str or None, default=None
-        The setting at fault (``"max_iter"``), or None when the message names
-        the settings itself.
-    """
-
-    def __init__(self, message: str, setting: str | None = None) -> None:
-        super().__init__(message)
-        self.setting = setting
 
 
 def config_key(name: str) -> str:

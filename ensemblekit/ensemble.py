@@ -70,7 +70,7 @@ from .exceptions import (
     TrainingDiverged,
     TrainingInterrupted,
 )
-from .mlp import MLPClassifier, MLPRegressor
+from .mlp import EXPLOSION_FACTOR, MLPClassifier, MLPRegressor
 from .plugins import ENSEMBLE_ROLES, EnsembleHooks, Plugin, PluginError, get_registry
 
 __all__ = [
@@ -89,9 +89,6 @@ __all__ = [
 #: and loky when ``timeout=None``: joblib on dask hangs when a worker dies.
 DEFAULT_TIMEOUT = 3600.0
 
-#: A run whose last training loss exceeds its first by this factor exploded.
-EXPLODING_FACTOR = 1e3
-
 # --------------------------------------------------------------------------
 # the member function (runs in a worker)
 # --------------------------------------------------------------------------
@@ -102,8 +99,16 @@ def _training_status(member: Any) -> dict[str, Any]:
         curve = [member.loss_] if hasattr(member, "loss_") else []
     curve = [float(v) for v in curve]
     finite = bool(np.isfinite(curve).all())
-    exploded = finite and bool(curve) and (
-        curve[-1] > EXPLODING_FACTOR * max(curve[0], np.finfo(float).tiny))
+    history = getattr(member, "history_", None)
+    if history is not None:  # an ensemblekit MLP judged its own epochs (mlp.EXPLOSION_FACTOR)
+        verdict = history[-1].get("diverged") if history else None
+        exploded = finite and verdict is not None
+        if verdict is not None:  # what happened, without the advice that follows it
+            verdict = verdict.split(";")[0]
+    else:  # another estimator: the same factor, on its loss curve
+        verdict = None
+        exploded = finite and bool(curve) and (
+            curve[-1] > EXPLOSION_FACTOR * max(curve[0], np.finfo(float).tiny))
     n_iter = getattr(member, "n_iter_", None)  # an array for some estimators, or None
     n_iter = 0 if n_iter is None else int(np.max(n_iter))
     max_iter = getattr(member, "max_iter", None)
@@ -113,7 +118,7 @@ def _training_status(member: Any) -> dict[str, Any]:
         "converged": max_iter is None or n_iter < max_iter,
         "diverged": (not finite) or exploded,
         "reason": ("non-finite training loss" if not finite else
-                   f"the loss exploded from {curve[0]:.4g} to {curve[-1]:.4g}"
+                   verdict or f"the loss exploded from {curve[0]:.4g} to {curve[-1]:.4g}"
                    if exploded else None),
     }
 

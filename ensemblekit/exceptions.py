@@ -22,6 +22,7 @@ __all__ = [
     "PluginLoadWarning",
     "SchemaError",
     "SchemaWarning",
+    "SettingError",
     "TrainingDiverged",
     "TrainingInterrupted",
 ]
@@ -132,3 +133,20 @@ class SchemaError(ValueError):
 
 class SchemaWarning(UserWarning):
     """A column was read in a way worth knowing about (huge integers as floats)."""
+
+
+class SettingError(ValueError):
+    """A setting holds a value of the wrong form (or settings that do not go together).
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and what to give instead.
+    setting : str or None, default=None
+        The setting at fault (``"max_iter"``), or None when the message names
+        the settings itself.
+    """
+
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting

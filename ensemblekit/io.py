@@ -280,6 +280,7 @@ _PARAMETER_RULES: dict[type, dict[str, _ParameterRule]] = {
     ColumnTransformer: {"n_jobs": _N_JOBS},
     SimpleImputer: {}, StandardScaler: {}, MaxAbsScaler: {}, MinMaxScaler: {},
     OneHotEncoder: {},
+    ColumnSchema: {},  # column names and kinds: data, checked by schema.check_fitted
 }
 
 

@@ -76,6 +76,11 @@ __all__ = ["CLASSIFIER_FITTED_ATTRIBUTES", "FITTED_ATTRIBUTES", "RUNTIME_ATTRIBU
            "TrainingInterrupted", "restore_fitted"]
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adagrad", "rmsprop")
+#: An epoch whose loss exceeds this many times the larger of the loss of the
+#: call's first mini-batch (the weights it started from) and the best constant
+#: predictor's loss has diverged, finite or not (docs/reliability.md: the rule
+#: and its measured false-positive rate).
+EXPLOSION_FACTOR = 10.0
 _DEFAULT_ALPHA = 0.0001
 
 
@@ -99,6 +104,8 @@ class _Run:
 
     steps_per_epoch: int
     schedule: str | None  # the plugin implementing ensemblekit_learning_rate
+    constant_loss: float  # the best constant predictor's loss on the training rows
+    initial_loss: float | None  # the first mini-batch's loss, before any step of this call
 
     X: Any  # the training rows (dense or sparse), the validation split taken out
     y: np.ndarray
@@ -635,6 +642,8 @@ class BaseMLP(BaseEstimator):
         dense = not sparse.issparse(X)
         return _Run(
             steps_per_epoch=-(-n_samples // batch_size),
+            constant_loss=_network.constant_loss(self._output_loss(), y, sample_weight),
+            initial_loss=None,
             schedule=next(iter(hooks.implementers("ensemblekit_learning_rate")), None),
             X=X, y=y, sample_weight=sample_weight, validation=validation,
             batch_size=batch_size, rng=rng, hooks=hooks, callbacks=callbacks,
@@ -687,7 +696,10 @@ class BaseMLP(BaseEstimator):
         accumulated = 0.0
         for batch, start in enumerate(range(0, n_samples, run.batch_size)):
             rows = run.order[start:start + run.batch_size]
-            accumulated += self._train_step(run, batch, rows) * len(rows)
+            loss = self._train_step(run, batch, rows)
+            if run.initial_loss is None:
+                run.initial_loss = loss
+            accumulated += loss * len(rows)
         return accumulated / n_samples
 
     def _train_step(self, run: _Run, batch: int, rows: np.ndarray) -> float:
@@ -746,18 +758,22 @@ class BaseMLP(BaseEstimator):
         self.loss_ = loss
         self.t_ += run.X.shape[0]
         self.loss_curve_.append(self.loss_)
-        record = {"epoch": self.n_iter_, "loss": self.loss_}
+        record: dict[str, Any] = {"epoch": self.n_iter_, "loss": self.loss_}
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
         finite = bool(np.isfinite(self.loss_) and np.isfinite(run.flat).all())
+        start = run.constant_loss if run.initial_loss is None else run.initial_loss
+        ceiling = EXPLOSION_FACTOR * float(np.fmax(run.constant_loss, start))
+        exploded = finite and self.loss_ > ceiling
         self._update_no_improvement_count(run.validation, record, run.flat,
                                           run.best_params)
         self.history_.append(record)
         if hooks.epoch_end is not None:
             hooks.epoch_end(estimator=self, epoch=epoch, record=record,
                             global_epoch=global_epoch)
-        if not finite:
-            self._on_diverged(run.flat, run.last_finite)
+        if not finite or exploded:
+            record["diverged"] = self._on_diverged(run.flat, run.last_finite,
+                                                   ceiling if exploded else None)
             return "diverged"
         if run.before_last is not None:
             np.copyto(run.before_last, run.last_finite)
@@ -809,7 +825,14 @@ class BaseMLP(BaseEstimator):
                       stacklevel=user_stacklevel())
         return True
 
-    def _on_diverged(self, flat: np.ndarray, last_finite: np.ndarray) -> None:
+    def _on_diverged(self, flat: np.ndarray, last_finite: np.ndarray,
+                     ceiling: float | None = None) -> str:
+        """Put back the last finite epoch's weights; raise or warn per ``on_divergence``.
+
+        ``ceiling`` is given when the loss is finite but ran away (above it).
+        Returns the warning's message, which the diverged epoch's record of
+        ``history_`` keeps under ``"diverged"`` (ensembles read it there).
+        """
         np.copyto(flat, last_finite)
         if not any(np.isfinite(v) for v in self.loss_curve_):
             raise TrainingDiverged(
@@ -817,19 +840,25 @@ class BaseMLP(BaseEstimator):
                 "contain large values and need to be preprocessed. (The loss was "
                 f"{self.loss_} from the first epoch on.)"
             )
+        why = "" if ceiling is None else (
+            f", above {ceiling:.4g} ({EXPLOSION_FACTOR:g} times the larger of the loss "
+            "the epochs started from and the constant predictor's): it is running away")
+        if ceiling is not None and len(self.loss_curve_) == 1:  # no epoch worth keeping
+            raise TrainingDiverged(
+                f"training diverged in its first epoch: the loss is {self.loss_}{why}. "
+                "Lower learning_rate_init or scale the input features."
+            )
         if self.on_divergence == "raise":
             raise TrainingDiverged(
                 f"training diverged at epoch {self.n_iter_}: the loss is "
-                f"{self.loss_}. Lower learning_rate_init, scale the input features, "
+                f"{self.loss_}{why}. Lower learning_rate_init, scale the input features, "
                 "or set on_divergence='stop' to keep the last finite weights."
             )
-        warnings.warn(
-            f"training diverged at epoch {self.n_iter_} (loss {self.loss_}); stopped "
-            "and kept the weights of the last finite epoch. Lower "
-            "learning_rate_init or scale the input features.",
-            DivergenceWarning,
-            stacklevel=user_stacklevel(),
-        )
+        message = (f"training diverged at epoch {self.n_iter_}: the loss is {self.loss_}"
+                   f"{why}; stopped and kept the weights of the epoch before. Lower "
+                   "learning_rate_init or scale the input features.")
+        warnings.warn(message, DivergenceWarning, stacklevel=user_stacklevel())
+        return message
 
     def _update_no_improvement_count(self, validation, record, flat, best_params) -> None:
         if self.early_stopping:

@@ -73,6 +73,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
@@ -84,6 +85,7 @@ from .ensemble import EnsembleClassifier, EnsembleRegressor
 from .exceptions import OnnxExportError
 from .mlp import BaseMLP, MLPClassifier, MLPRegressor
 from .plugins import Hooks, Plugin
+from .schema import ColumnSchema
 
 try:
     import onnx
@@ -840,7 +842,8 @@ def export_model_file(path_in: str | os.PathLike, path_out: str | os.PathLike, *
     float32 for the numeric columns (ONNX Runtime's ``Imputer`` has no
     float64 kernel; a missing value is NaN) and strings for the categorical
     ones (a missing category is the empty string: ONNX string tensors have no
-    NaN).
+    NaN), spelt as the model's column schema writes them (booleans as
+    ``"True"``/``"False"``); the schema step itself is left out of the graph.
     A model saved from Python has one input ``"X"`` of ``n_features_in_``
     columns in the dtype of its weights.
 
@@ -870,6 +873,10 @@ def export_model_file(path_in: str | os.PathLike, path_out: str | os.PathLike, *
     from .io import atomic_write, load
 
     model, metadata = load(path_in, return_metadata=True)
+    if isinstance(model, Pipeline) and isinstance(model.steps[0][1], ColumnSchema):
+        # the schema normalises what a table was read as; ONNX's typed inputs (one
+        # per column, float32 or string) stand in for it
+        model = model[1:]
     for est in _estimators(model):
         # ONNX string tensors hold no NaN: a missing category is fed as ""
         if isinstance(est, SimpleImputer) and np.asarray(est.statistics_).dtype.kind in "OU":

@@ -18,13 +18,16 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).parents[1] / "ensemblekit"
 
-#: scikit-learn's MLP messages, reproduced verbatim (its own test_mlp.py matches them).
+#: scikit-learn's messages, reproduced verbatim: its own test_mlp.py matches the MLP's,
+#: and its estimator checks match the two a transformer gives (ColumnSchema).
 SKLEARN_VERBATIM = (
     "Solver produced non-finite parameter weights.",
     "The validation set is too small.",
     "Stochastic Optimizer: Maximum iterations",
     "Got `batch_size`=",
     "Invalid parameter ",
+    "Complex data not supported",
+    "X has ",
 )
 
 

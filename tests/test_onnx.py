@@ -463,3 +463,63 @@ def test_convergence_warnings_are_the_only_ones():
         clf = _mlp(MLPClassifier, "float32").fit(X.astype(np.float32), y)
         warnings.simplefilter("error")
         eonnx.to_onnx(clf, 4)
+
+
+@pytest.mark.parametrize("n_estimators", [1, 2])
+def test_cli_train_then_export_agrees_with_cli_predict(tmp_path, n_estimators):
+    """The real command line: train on a CSV with a text and a boolean column, export."""
+    import io
+
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from ensemblekit.cli import cli
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    table = X.rename(columns=lambda c: c.split(" (")[0].replace(" ", "_"))
+    table["colour"] = np.array(["red", "green", "blue"], dtype=object)[np.arange(150) % 3]
+    table["member"] = np.arange(150) % 2 == 0
+    table.loc[3, "colour"] = np.nan
+    table["species"] = y
+    data = tmp_path / "iris.csv"
+    table.to_csv(data, index=False)
+    runner = CliRunner()
+    model, onnx_file = tmp_path / "m.ekm", tmp_path / "m.onnx"
+    train = runner.invoke(cli, ["train", str(data), "--target", "species", "--hidden", "8",
+                                "--max-iter", "30", "--n-estimators", str(n_estimators),
+                                "-q", "--out", str(model)])
+    assert train.exit_code == 0, train.output
+    export = runner.invoke(cli, ["export", str(model), "--onnx", str(onnx_file)])
+    assert export.exit_code == 0, export.output
+    predicted = runner.invoke(cli, ["predict", str(model), str(data), "--proba"])
+    expected = pd.read_csv(io.StringIO(predicted.stdout))
+    onx = __import__("onnx").load(str(onnx_file))
+    feeds = {}
+    for node in onx.graph.input:
+        column = table[node.name]
+        if node.type.tensor_type.elem_type == 1:  # float
+            feeds[node.name] = column.to_numpy(dtype=np.float32).reshape(-1, 1)
+        else:
+            feeds[node.name] = column.map(
+                lambda v: "" if v is None or v != v else str(v)).to_numpy(object).reshape(-1, 1)
+    out = _run(onx, feeds)
+    proba = expected[[c for c in expected.columns if c.startswith("proba_")]].to_numpy()
+    np.testing.assert_allclose(out["probabilities"], proba, atol=1e-5)
+    assert (out["label"].ravel() == expected["species"].to_numpy()).mean() > 0.99
+
+
+def test_cli_export_names_what_cannot_be_exported(tmp_path):
+    from click.testing import CliRunner
+
+    from ensemblekit.cli import cli
+
+    X, y = load_iris(return_X_y=True)
+    member = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0,
+                           plugins=[Dropout(rate=0.2)])
+    model = EnsembleClassifier(member, n_estimators=2, strategy="mc_dropout",
+                               random_state=0).fit(X, y)
+    path = tmp_path / "mc.ekm"
+    save(model, path)
+    result = CliRunner().invoke(cli, ["export", str(path), "--onnx", str(tmp_path / "x.onnx")])
+    assert result.exit_code == 1
+    assert "mc_dropout" in result.output and not (tmp_path / "x.onnx").exists()

@@ -21,6 +21,14 @@ Deselected, each for a stated reason (also listed in ``docs/design.md``):
     identity activation; from our initial weights L-BFGS converges in 8
     iterations for ``random_state=1`` (and for 1 and 4 of seeds 0-4), which is
     success, not a failure to warn.
+``test_mlp_diverging_loss``
+    Asserts that SGD with ``learning_rate_init=1`` on unscaled iris trains on
+    until its last validation score is NaN (scikit-learn's behaviour, kept
+    by its non-regression test for issue 29504).  ensemblekit stops that run
+    at epoch 2, when its loss (2.5e5 after 0.86) runs away, and keeps the
+    first epoch's weights: its last validation score is finite.  That is the
+    divergence rule of ``docs/reliability.md``, tested in
+    ``tests/test_divergence_rule.py``.
 """
 
 import os
@@ -31,7 +39,7 @@ from pathlib import Path
 import pytest
 
 DESELECTED = ("test_gradient", "test_partial_fit_unseen_classes",
-              "test_lbfgs_regression_maxfun")
+              "test_lbfgs_regression_maxfun", "test_mlp_diverging_loss")
 
 
 @pytest.mark.slow
@@ -47,7 +55,7 @@ def test_sklearn_test_mlp_passes_against_ensemblekit(tmp_path):
     tail = proc.stdout[-3000:]
     assert proc.returncode == 0, tail
     summary = [line for line in proc.stdout.splitlines() if " passed" in line][-1]
-    assert int(summary.split(" passed")[0].split()[-1]) >= 56, summary
+    assert int(summary.split(" passed")[0].split()[-1]) >= 55, summary
 
 
 def test_swap_plugin_really_swaps(monkeypatch):
