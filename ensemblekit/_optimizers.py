@@ -45,6 +45,7 @@ Interface
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -251,10 +252,31 @@ class BaseOptimizer:
         Initial step size.
     """
 
+    #: What a step changes besides the parameters (model files keep it, so that
+    #: training resumed after ``load`` continues exactly): the current step size,
+    #: the step count of the subnormal flush, and each solver's own moments.
+    STATE: tuple[str, ...] = ("learning_rate", "_steps")
+
     def __init__(self, learning_rate_init: float = 0.001) -> None:
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
         self._tmp: np.ndarray | None = None
+
+    def get_params(self, deep: bool = False) -> dict[str, Any]:
+        """The constructor's arguments, as scikit-learn's estimators give theirs.
+
+        Parameters
+        ----------
+        deep : bool, default=False
+            Ignored (an optimizer holds no estimators).
+
+        Returns
+        -------
+        dict
+            Argument name to value.
+        """
+        names = list(inspect.signature(type(self).__init__).parameters)[1:]
+        return {name: getattr(self, name) for name in names}
 
     def set_learning_rate(self, learning_rate: float) -> None:
         """Make ``learning_rate`` the step size from the next step on.
@@ -369,6 +391,8 @@ class SGDOptimizer(BaseOptimizer):
         Exponent of the ``invscaling`` schedule.
     """
 
+    STATE = (*BaseOptimizer.STATE, *("velocity",))
+
     def __init__(self, learning_rate_init: float = 0.1, lr_schedule: str = "constant",
                  momentum: float = 0.9, nesterov: bool = False,
                  power_t: float = 0.5) -> None:
@@ -422,6 +446,8 @@ class AdamOptimizer(BaseOptimizer):
         Numerical stabiliser.
     """
 
+    STATE = (*BaseOptimizer.STATE, *("t", "m", "v"))
+
     def __init__(self, learning_rate_init: float = 0.001, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-8) -> None:
         super().__init__(learning_rate_init)
@@ -465,6 +491,8 @@ class AdaGradOptimizer(BaseOptimizer):
         Numerical stabiliser.
     """
 
+    STATE = (*BaseOptimizer.STATE, *("h",))
+
     def __init__(self, learning_rate_init: float = 0.01, epsilon: float = 1e-8) -> None:
         super().__init__(learning_rate_init)
         self.epsilon = float(epsilon)
@@ -489,6 +517,8 @@ class RMSpropOptimizer(BaseOptimizer):
     epsilon : float
         Numerical stabiliser.
     """
+
+    STATE = (*BaseOptimizer.STATE, *("h",))
 
     def __init__(self, learning_rate_init: float = 0.01, rho: float = 0.99,
                  epsilon: float = 1e-8) -> None:

@@ -71,6 +71,7 @@ from sklearn.preprocessing import (
 )
 
 from . import ensemble, mlp, schema
+from ._optimizers import AdaGradOptimizer, AdamOptimizer, RMSpropOptimizer, SGDOptimizer
 from .ensemble import EnsembleClassifier, EnsembleRegressor
 from .exceptions import DivergenceWarning, ModelFileError, PluginLoadWarning
 from .mlp import MLPClassifier, MLPRegressor
@@ -192,6 +193,9 @@ def register_estimator(name: str, cls: type, *, fitted: Iterable[str],
     _BY_CLASS[cls] = spec
 
 
+for _optimizer in (SGDOptimizer, AdamOptimizer, AdaGradOptimizer, RMSpropOptimizer):
+    register_estimator(f"ensemblekit.{_optimizer.__name__}", _optimizer,
+                       fitted=_optimizer.STATE, ignore=("_tmp",))
 register_estimator("ensemblekit.MLPClassifier", MLPClassifier,
                    fitted=mlp.CLASSIFIER_FITTED_ATTRIBUTES,
                    ignore=mlp.RUNTIME_ATTRIBUTES, restore=mlp.restore_fitted)
@@ -281,6 +285,8 @@ _PARAMETER_RULES: dict[type, dict[str, _ParameterRule]] = {
     SimpleImputer: {}, StandardScaler: {}, MaxAbsScaler: {}, MinMaxScaler: {},
     OneHotEncoder: {},
     ColumnSchema: {},  # column names and kinds: data, checked by schema.check_fitted
+    # numbers and moment arrays, checked against the weights by mlp.restore_fitted
+    SGDOptimizer: {}, AdamOptimizer: {}, AdaGradOptimizer: {}, RMSpropOptimizer: {},
 }
 
 

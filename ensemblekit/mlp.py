@@ -1558,14 +1558,15 @@ FITTED_ATTRIBUTES = (
     "out_activation_", "coefs_", "intercepts_", "bn_gammas_", "bn_betas_",
     "bn_running_means_", "bn_running_vars_", "history_", "loss_curve_", "loss_",
     "best_loss_", "validation_scores_", "best_validation_score_",
-    "_no_improvement_count", "plugins_", "n_epochs_", "n_steps_",
+    "_no_improvement_count", "plugins_", "n_epochs_", "n_steps_", "optimizer_",
 )
 #: A classifier's: the above, its classes and the label binarizer they map through.
 CLASSIFIER_FITTED_ATTRIBUTES = (*FITTED_ATTRIBUTES, "classes_", "_label_binarizer")
-#: State a fit or a load rebuilds, never stored: the optimizer's moments (a
-#: loaded model that keeps training starts a fresh optimizer) and the
-#: inference hooks (rebuilt from ``plugins_`` by :func:`restore_fitted`).
-RUNTIME_ATTRIBUTES = ("optimizer_", "_predict_hidden")
+#: State a load rebuilds, never stored: the inference hooks (rebuilt from
+#: ``plugins_`` by :func:`restore_fitted`).  The optimizer (``optimizer_``,
+#: its moments included) is stored: ``partial_fit`` after ``load`` continues
+#: exactly as it would have in the process that saved the model.
+RUNTIME_ATTRIBUTES = ("_predict_hidden",)
 
 
 def restore_fitted(est: BaseMLP) -> None:
@@ -1622,4 +1623,15 @@ def restore_fitted(est: BaseMLP) -> None:
         if est.n_outputs_ != want:
             raise ValueError(f"{n_classes} classes ({lb.y_type_}) need {want} outputs, "
                              f"the network has {est.n_outputs_}")
+    optimizer = getattr(est, "optimizer_", None)
+    if optimizer is not None:  # its moments must fit the flat buffer of the weights
+        n_trainable = Layout(units, est.batch_norm).n_trainable
+        for name in optimizer.STATE:
+            value = getattr(optimizer, name, None)
+            if isinstance(value, np.ndarray) and (
+                    value.shape != (n_trainable,) or value.dtype != dtype
+                    or not np.isfinite(value).all()):
+                raise ValueError(f"optimizer_.{name} must be {n_trainable} finite {dtype} "
+                                 f"values, one per trainable parameter; got {value.shape} "
+                                 f"{value.dtype}")
     est._predict_hidden = Hooks(est.plugins_).direct("ensemblekit_predict_hidden")

@@ -446,3 +446,35 @@ def test_model_files_get_the_permissions_of_a_plain_open(iris, tmp_path):
     save(model, tmp_path / "private.ekm")
     assert (tmp_path / "private.ekm").stat().st_mode & 0o777 == 0o600
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary left behind
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "adagrad", "rmsprop"])
+def test_partial_fit_after_load_continues_exactly(tmp_path, solver):
+    """The optimizer's state (moments, step counts) is in the file: bit for bit."""
+    from ensemblekit.default_plugins.schedules import StepDecay
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    params = dict(hidden_layer_sizes=(16,), solver=solver, random_state=0,
+                  plugins=[StepDecay(step_epochs=1, gamma=0.5)])
+    here = MLPClassifier(**params)
+    for _ in range(2):
+        here.partial_fit(X, y, classes=np.unique(y))
+    save(here, tmp_path / "m.ekm")
+    loaded = load(tmp_path / "m.ekm")
+    assert type(loaded.optimizer_) is type(here.optimizer_)
+    for estimator in (here, loaded):
+        estimator.partial_fit(X, y)
+    for a, b in zip([*here.coefs_, *here.intercepts_], [*loaded.coefs_, *loaded.intercepts_]):
+        np.testing.assert_array_equal(a, b)
+    assert (loaded.n_steps_, loaded.n_epochs_) == (here.n_steps_, here.n_epochs_)
+    assert loaded.optimizer_.learning_rate == here.optimizer_.learning_rate
+
+
+def test_an_optimizer_state_that_does_not_fit_the_weights_is_refused(tmp_path, iris):
+    X, y = iris
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
+    clf.optimizer_.m = np.zeros(3)  # a file written by something else
+    save(clf, tmp_path / "bad.ekm")
+    with pytest.raises(ModelFileError, match=r"optimizer_\.m must be \d+ finite float64"):
+        load(tmp_path / "bad.ekm")
