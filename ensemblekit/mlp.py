@@ -45,7 +45,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _layers, _network
+from . import _layers, _network, _threads
 from ._network import Architecture, Buffers, Grads, Layout, Params, make_buffers
 from ._optimizers import (
     AdaGradOptimizer,
@@ -511,12 +511,17 @@ class BaseMLP(BaseEstimator):
         # manager costs ~0.5 ms to build, more than predicting a row), and before
         # training: early stopping scores the validation split with them
         self._predict_hidden = hooks.direct("ensemblekit_predict_hidden")
-        if self.solver in _STOCHASTIC_SOLVERS:
-            run = self._start_run(X, y, sample_weight, layout, flat, params, hooks, rng,
-                                  incremental)
-            self._fit_loop(run, incremental)
-        else:
-            self._fit_lbfgs(X, y, sample_weight, layout, flat, params, hooks, rng)
+        # the thread policy (ensemblekit._threads): BLAS threads for this fit's size
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        rows = X.shape[0] if not stochastic else min(
+            X.shape[0], 200 if self.batch_size == "auto" else int(self.batch_size))
+        with _threads.limit_for_work(layer_units, rows):
+            if stochastic:
+                run = self._start_run(X, y, sample_weight, layout, flat, params, hooks,
+                                      rng, incremental)
+                self._fit_loop(run, incremental)
+            else:
+                self._fit_lbfgs(X, y, sample_weight, layout, flat, params, hooks, rng)
         if not np.isfinite(flat).all():
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
