@@ -199,7 +199,8 @@ def threads_for_work(layer_units: Sequence[int], rows: int) -> int:
 
 
 @contextlib.contextmanager
-def limit_for_work(layer_units: Sequence[int], rows: int) -> Iterator[int]:
+def limit_for_work(layer_units: Sequence[int], rows: int,
+                   small: bool = True) -> Iterator[None]:
     """Cap the BLAS at :func:`threads_for_work` threads for the ``with`` block.
 
     Parameters
@@ -208,15 +209,23 @@ def limit_for_work(layer_units: Sequence[int], rows: int) -> Iterator[int]:
         Units per layer, input and output included.
     rows : int
         Rows of one batch.
+    small : bool
+        Also cap work below :data:`SMALL_PRODUCT` (a fit).  ``False`` leaves
+        it alone (a predict: setting a limit costs ~25 us, more than a
+        one-row predict, and OpenBLAS runs such small products on one thread
+        by itself); ``ENSEMBLEKIT_NUM_THREADS=N`` is obeyed either way.
 
     Yields
     ------
-    int
-        The threads chosen.
+    None
     """
+    if not small and largest_product(layer_units, rows) < SMALL_PRODUCT and (
+            _requested() is None):
+        yield
+        return
     threads = threads_for_work(layer_units, rows)
     if threads >= blas_threads():  # nothing to lower: no library call at all
-        yield threads
+        yield
         return
     with _blas_controller().limit(limits=threads):
-        yield threads
+        yield

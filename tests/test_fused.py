@@ -94,3 +94,27 @@ def test_a_whole_fit_and_predict_give_the_same_bits_with_and_without_numba(kerne
     for a, b in zip(plain.coefs_ + plain.intercepts_, fused.coefs_ + fused.intercepts_):
         assert a.dtype == dtype and np.array_equal(a, b)
     np.testing.assert_array_equal(p_plain, p_fused)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_fast_predict_path_gives_what_the_checked_one_gives():
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    from ensemblekit import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = X[:300] / 16
+    model = MLPClassifier(hidden_layer_sizes=(32,), max_iter=5, random_state=0).fit(X, y[:300])
+    fast = model.predict(X), model.predict_proba(X)
+    # a list takes scikit-learn's validate_data and LabelBinarizer path
+    np.testing.assert_array_equal(fast[1], model.predict_proba(X.tolist()))
+    np.testing.assert_array_equal(fast[0], model.classes_[fast[1].argmax(axis=1)])
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(np.full_like(X[:2], np.nan))
+    with pytest.raises(ValueError, match="features"):
+        model.predict(X[:, :10])
+    named = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2).fit(
+        pd.DataFrame(X).add_prefix("f"), y[:300])
+    with pytest.warns(UserWarning, match="feature names"):
+        named.predict(X)  # the fast path steps aside for fitted feature names
