@@ -18,6 +18,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from .bench_ensemble import run_section as ensemble_section
+from .bench_startup import compile_section, startup_section, threads_section
 from .contenders import torch_available
 from .machine import machine_table
 from .memory import memory_section
@@ -51,6 +52,16 @@ TARGETS: tuple[tuple[str, str, float, str, str], ...] = (
      "ensemble/speedup", 1.85, "min", "x"),
     ("Ensemble: workers x BLAS threads \u00f7 cores (never oversubscribed)",
      "ensemble/threads_per_core", 1.0, "max", "x"),
+    ("predict 1 row: ensemblekit \u00f7 sklearn latency",
+     "predict/latency_ratio/sklearn", 0.25, "max", "x"),
+    ("predict 100,000 rows (--quick: 2,000): ensemblekit \u00f7 sklearn throughput",
+     "predict/throughput_ratio/sklearn", 1.5, "min", "x"),
+    ("import ensemblekit \u00f7 import sklearn.neural_network",
+     "startup/import_ratio", 1.0, "max", "x"),
+    ("ensemblekit --help: seconds", "startup/ensemblekit --help", 0.3, "max", "s"),
+    ("ensemblekit plugins: seconds", "startup/ensemblekit plugins", 0.6, "max", "s"),
+    ("Single fit beside a busy core: default \u00f7 1-thread epoch time",
+     "threads/ensemblekit", 1.3, "max", "x"),
 )
 
 
@@ -71,12 +82,15 @@ def sections(quick: bool) -> dict[str, Callable[[RunConfig], SectionResult]]:
     for workload in workloads(quick):
         out[workload.name] = functools.partial(epochs_section, workload=workload)
     out.update(plugins=plugins_section, predict=predict_section, memory=memory_section,
-               profile=profile_section, ensemble=ensemble_section)
+               profile=profile_section, ensemble=ensemble_section, startup=startup_section,
+               compile=compile_section, threads=threads_section)
     return out
 
 
 def _show(value: float, unit: str) -> str:
-    return f"{100 * value:.0f} %" if unit == "%" else f"{value:.2f}x"
+    if unit == "%":
+        return f"{100 * value:.0f} %"
+    return f"{value:.2f} s" if unit == "s" else f"{value:.2f}x"
 
 
 def targets_table(metrics: dict[str, float]) -> Table:

@@ -275,6 +275,9 @@ def predict_section(config: RunConfig) -> SectionResult:
                 ".2f", "x")])
         result.metrics[f"predict/latency_ratio/{model.name}"] = per_round_ratios(
             latency[ours], latency[model.name]).median
+        # throughput ratio: their time over ours
+        result.metrics[f"predict/throughput_ratio/{model.name}"] = per_round_ratios(
+            bulk[model.name], bulk[ours]).median
     config.emit(table.text())
     return result
 
@@ -287,6 +290,10 @@ _BUCKETS: tuple[tuple[str, str, str], ...] = (
     ("activation kernels (ReLU, softmax)", "_layers.py", "_softmax"),
     ("activation derivative (ReLU mask)", "_layers.py", "_d_relu"),
     ("loss value (log-loss)", "_layers.py", "loss"),
+    ("activation kernels (ReLU, softmax)", "_layers.py", "bias_activation"),
+    ("activation derivative (ReLU mask)", "_layers.py", "derivative_and_bias_grad"),
+    ("forward: matmuls + bias add", "_network.py", "forward_train"),
+    ("backward: matmuls, output delta, bias sums", "_network.py", "backward"),
     ("forward: matmuls + bias add", "mlp.py", "_forward_train"),
     ("backward: matmuls, output delta, bias sums", "mlp.py", "_backward"),
     ("batch gather (np.take of X, y)", "fromnumeric.py", "take"),
@@ -295,6 +302,8 @@ _BUCKETS: tuple[tuple[str, str, str], ...] = (
     ("input validation per partial_fit", "label.py", "transform"),
     ("hooks and plugin manager", "plugins.py", ""),
     ("training loop (Python)", "mlp.py", "_fit_stochastic"),
+    ("training loop (Python)", "mlp.py", "_train_step"),
+    ("training loop (Python)", "_network.py", "loss_and_grad"),
     ("training loop (Python)", "mlp.py", "_loss_and_grad"),
 )
 

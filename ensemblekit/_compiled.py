@@ -1,14 +1,23 @@
-"""Optional numba-compiled element-wise loops, with numpy passes as the fallback.
+"""numba-compiled element-wise loops, with numpy passes as the fallback.
 
-Some per-step work (Adam's update, weight decay's ``G += scale * W``) is a few
-memory-bound numpy passes over the parameter buffer, each streaming whole
-arrays and, for expressions such as ``scale * W``, allocating a temporary.
-With numba installed (``pip install 'ensemblekit[fast]'``) such a step runs as
-one compiled loop instead.  Every loop compiled here performs **the same
-float operations in the same order** per element as the numpy passes it
-replaces (numba does not contract them into FMAs without ``fastmath``), so
-results are bit for bit the same with or without numba, and a test checks
-each pair.  ``ENSEMBLEKIT_DISABLE_NUMBA=1`` keeps the numpy passes.
+Some per-step work is a few memory-bound numpy passes over the same arrays,
+each streaming them whole and some allocating a temporary: Adam's update,
+weight decay's ``G += scale * W``, a hidden layer's bias add and ReLU
+(:mod:`ensemblekit._layers`), ReLU's derivative and the bias gradient.  numba
+(a dependency) runs each such step as one compiled loop.  Every loop
+compiled here performs **the same float operations in the same order** per
+element as the numpy passes it replaces (numba does not contract them into
+FMAs without ``fastmath``), so results are bit for bit the same with or
+without the loops, and a test checks each pair.  ``ENSEMBLEKIT_DISABLE_NUMBA=1``
+keeps the numpy passes (and never imports numba).
+
+Nothing is imported or compiled before a loop is first asked for: importing
+numba costs ~0.3 s, compiling a loop ~0.1-1 s per dtype the first time, then
+``cache=True`` keeps the machine code on disk (next to this file, or in
+numba's user cache directory where that is read-only) and later processes
+load it in milliseconds.  So ``import ensemblekit`` and the command line's
+start-up never pay for it (``python -m benchmarks --only compile`` measures
+both costs).
 """
 
 from __future__ import annotations
@@ -20,8 +29,7 @@ from collections.abc import Callable
 FUSED_MIN_SIZE = 16_384
 
 # One entry per loop asked for: the compiled function, or None where numba is
-# absent or switched off.  Importing numba costs ~0.3 s and compiling ~1 s per
-# dtype (then cached on disk), so both happen on first use only.
+# absent (an install without its dependencies) or switched off.
 _cache: dict[Callable[..., None], Callable[..., None] | None] = {}
 
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import expit, xlogy
 
+from ._compiled import compiled
+
 # --------------------------------------------------------------------------
 # activations (in place) and their derivatives, written from the output
 # --------------------------------------------------------------------------
@@ -76,6 +78,105 @@ DERIVATIVES: dict[str, Callable[[np.ndarray, np.ndarray], None]] = {
     "tanh": _d_tanh,
     "logistic": _d_logistic,
 }
+
+# --------------------------------------------------------------------------
+# fused kernels: what runs between two matrix products, one pass instead of
+# two or three.  Each compiled loop does the same float operations, in the
+# same order, as the numpy passes beside it (numba contracts nothing into
+# FMAs without ``fastmath``), so both paths give the same bits
+# (tests/test_fused.py).  Only ReLU has loops: numba's tanh and exp are not
+# numpy's (other roundings), so those activations keep the numpy passes.
+# --------------------------------------------------------------------------
+
+
+def _bias_relu_loop(Z, b, zero):  # pragma: no cover - compiled by numba
+    """``Z += b; np.maximum(Z, 0, out=Z)`` in one pass (NaN passes, as in numpy)."""
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            v = Z[i, j] + b[j]
+            if v < zero:
+                v = zero
+            Z[i, j] = v
+
+
+def _relu_delta_sum_loop(A, delta, bias_grad, zero):  # pragma: no cover - numba
+    """``_d_relu(A, delta)`` then ``np.sum(delta, axis=0, out=bias_grad)`` in one pass.
+
+    numpy sums a C-ordered array over axis 0 row after row, as here.
+    """
+    for j in range(delta.shape[1]):
+        bias_grad[j] = zero
+    for i in range(delta.shape[0]):
+        for j in range(delta.shape[1]):
+            d = delta[i, j] * (A[i, j] > zero)
+            delta[i, j] = d
+            bias_grad[j] += d
+
+
+# keyed by the numpy kernel each loop replaces: an entry of ACTIVATIONS or
+# DERIVATIVES swapped for another function (a test's recorder) runs as it is
+_BIAS_ACTIVATION_LOOPS: dict[Callable[..., None], Callable[..., None]] = {
+    _relu: _bias_relu_loop}
+_DELTA_SUM_LOOPS: dict[Callable[..., None], Callable[..., None]] = {
+    _d_relu: _relu_delta_sum_loop}
+
+
+def _fusable(*arrays: np.ndarray) -> bool:
+    return all(a.flags.c_contiguous and a.dtype.kind == "f" for a in arrays)
+
+
+def bias_activation(Z: np.ndarray, bias: np.ndarray, name: str) -> None:
+    """``Z += bias`` then the activation ``name``, in place.
+
+    One compiled pass where there is a loop for ``name`` (ReLU) and numba is
+    on; else the numpy passes.  Both give the same bits.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, units)
+        Pre-activations, overwritten with the activations.
+    bias : ndarray of shape (units,)
+        The layer's biases, of ``Z``'s dtype.
+    name : str
+        A key of :data:`ACTIVATIONS`.
+    """
+    kernel = ACTIVATIONS[name]
+    loop = _BIAS_ACTIVATION_LOOPS.get(kernel)
+    fused = compiled(loop) if loop is not None and _fusable(Z, bias) else None
+    if fused is None:
+        Z += bias
+        kernel(Z)
+    else:
+        fused(Z, bias, Z.dtype.type(0))
+
+
+def derivative_and_bias_grad(name: str, A: np.ndarray, delta: np.ndarray,
+                             bias_grad: np.ndarray) -> None:
+    """Apply the derivative of ``name`` to ``delta``; sum the result into ``bias_grad``.
+
+    One compiled pass where there is a loop for ``name`` (ReLU) and numba is
+    on; else the numpy passes.  Both give the same bits.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`DERIVATIVES`.
+    A : ndarray of shape (n, units)
+        The layer's (untransformed) activations.
+    delta : ndarray of shape (n, units)
+        The gradient with respect to the activations, turned in place into the
+        gradient with respect to the pre-activations.
+    bias_grad : ndarray of shape (units,)
+        Receives ``delta.sum(axis=0)``.
+    """
+    kernel = DERIVATIVES[name]
+    loop = _DELTA_SUM_LOOPS.get(kernel)
+    fused = compiled(loop) if loop is not None and _fusable(A, delta, bias_grad) else None
+    if fused is None:
+        kernel(A, delta)
+        np.sum(delta, axis=0, out=bias_grad)
+    else:
+        fused(A, delta, bias_grad, delta.dtype.type(0))
 
 # --------------------------------------------------------------------------
 # losses: value of the (weighted) mean loss, from the output activation.

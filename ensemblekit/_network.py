@@ -275,15 +275,18 @@ def forward_train(arch: Architecture, params: Params, X: Any, bufs: Buffers,
     for i in range(last + 1):
         z = bufs.acts[i][:n]
         _affine(a, params.coefs[i], z)
-        z += params.intercepts[i]
         if i == last:
+            z += params.intercepts[i]
             _layers.ACTIVATIONS[arch.out_activation](z)
             return z
         if arch.batch_norm:
+            z += params.intercepts[i]
             _layers.batch_norm_forward(
                 z, params.gammas[i], params.betas[i], params.running_means[i],
                 params.running_vars[i], bufs.caches[i], bn_momentum, bn_weights)
-        hidden_act(z)
+            hidden_act(z)
+        else:
+            _layers.bias_activation(z, params.intercepts[i], arch.activation)
         if on_hidden is not None:
             np.copyto(bufs.raws[i][:n], z)
             on_hidden(layer=i, activation=z)
@@ -324,10 +327,12 @@ def backward(arch: Architecture, params: Params, X: Any, y: np.ndarray,
         delta *= 1.0 / n
     else:
         delta *= (sample_weight / sw_sum).astype(delta.dtype, copy=False)[:, None]
+    summed = False  # whether the bias gradient of the layer at hand is written
     for i in range(last, -1, -1):
         a_prev = X if i == 0 else bufs.acts[i - 1][:n]
         _affine(a_prev.T, delta, grads.coefs[i])
-        np.sum(delta, axis=0, out=grads.intercepts[i])
+        if not summed:
+            np.sum(delta, axis=0, out=grads.intercepts[i])
         if i == 0:
             break
         prev = bufs.deltas[i - 1][:n]
@@ -336,8 +341,13 @@ def backward(arch: Architecture, params: Params, X: Any, y: np.ndarray,
             on_delta(layer=i - 1, delta=prev)
         # the derivative is taken at the untransformed output whenever a
         # forward callback transformed it (raws is filled exactly then)
-        derivative(bufs.raws[i - 1][:n] if bufs.raws else bufs.acts[i - 1][:n], prev)
-        if arch.batch_norm:
+        out = bufs.raws[i - 1][:n] if bufs.raws else bufs.acts[i - 1][:n]
+        summed = not arch.batch_norm
+        if summed:  # the derivative and the bias gradient in one pass
+            _layers.derivative_and_bias_grad(arch.activation, out, prev,
+                                             grads.intercepts[i - 1])
+        else:
+            derivative(out, prev)
             _layers.batch_norm_backward(prev, params.gammas[i - 1], bufs.caches[i - 1],
                                         grads.gammas[i - 1], grads.betas[i - 1])
         delta = prev
@@ -396,13 +406,17 @@ def forward_predict(arch: Architecture, params: Params, X: Any,
     last = len(params.coefs) - 1
     for i in range(last + 1):
         z = a @ params.coefs[i]
-        z += params.intercepts[i]
-        if i < last:
+        if i == last:
+            z += params.intercepts[i]
+        else:
             if arch.batch_norm:
+                z += params.intercepts[i]
                 _layers.batch_norm_inference(
                     z, params.gammas[i], params.betas[i], params.running_means[i],
                     params.running_vars[i])
-            hidden_act(z)
+                hidden_act(z)
+            else:
+                _layers.bias_activation(z, params.intercepts[i], arch.activation)
             if on_hidden is not None:
                 on_hidden(layer=i, activation=z)
         a = z

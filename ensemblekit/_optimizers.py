@@ -54,6 +54,8 @@ from typing import Any
 import numpy as np
 
 from ._compiled import compiled_for
+from ._threads import blas_threads as _blas_threads
+from ._threads import usable_cores as _usable_cores
 
 # Buffers below this many values are updated by one thread: handing a part to
 # another thread costs ~20 us, what the passes over ~30k values take.
@@ -65,30 +67,8 @@ CHUNK_SIZE = 32_768
 # in float32), so two threads never write to the same cache line.
 _ALIGN = 16
 
-_blas_libraries: list | None = None
 _pool: ThreadPoolExecutor | None = None
 _pool_key: tuple[int, int] = (0, 0)  # (process id, workers) the pool was made for
-
-
-def _blas_threads() -> int:
-    """The number of threads the BLAS libraries may use now (the smallest limit).
-
-    threadpoolctl finds the loaded libraries once per process (~2 ms); reading
-    their current limit afterwards costs about a microsecond, so a limit set
-    later (``threadpool_limits(1)``) is seen at the next step.
-    """
-    global _blas_libraries
-    if _blas_libraries is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
-    return min((lib.num_threads for lib in _blas_libraries), default=1)
-
-
-def _usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def threads_for(size: int) -> int:

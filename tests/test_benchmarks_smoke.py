@@ -20,7 +20,8 @@ def test_quick_run_reports_every_section(tmp_path, capsys):
                   "### mnist-like, float64", "### digits, float32", "### wide, float64",
                   "### Plugin overhead", "### predict, float32", "### Peak memory",
                   "### Where one ensemblekit epoch goes", "### Targets",
-                  "### Ensemble training in parallel"):
+                  "### Ensemble training in parallel", "### Start-up: fresh interpreters",
+                  "### First use of the compiled loops", "### Single fit beside a busy loop"):
         assert title in page, title
         assert title.replace("### ", "== ") in printed, title
     # every contender of the epoch tables has a row; the ratios were computed
@@ -30,6 +31,7 @@ def test_quick_run_reports_every_section(tmp_path, capsys):
     assert "torch (fused Adam)" not in page  # --no-torch honoured
     assert "Ensemble of 4: n_jobs=2 speed-up over n_jobs=1" in page
     assert "never oversubscribed" in page
+    assert "ensemblekit --help: seconds" in page
 
 
 def test_regenerating_keeps_the_hand_written_notes(tmp_path):

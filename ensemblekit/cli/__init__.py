@@ -11,24 +11,101 @@ Model files are read and written by :mod:`ensemblekit.io`, never with pickle.
 Usage errors exit with status 2, problems with the user's files or settings
 with status 1 and one line on stderr; ``--debug`` (before the command) shows
 the traceback of an unexpected error instead.
+
+A command's module is imported only when that command runs (or its own
+``--help`` is asked for): they import scikit-learn, pandas and scipy, which
+take seconds, and ``ensemblekit --help`` or ``--version`` needs none of them.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
 
 import click
+from click.utils import make_default_short_help
 
 from .. import __version__
-from . import export, inspect, predict, research, train
 
-__all__ = ["cli"]
+__all__ = ["COMMANDS", "cli"]
+
+#: Every command: its name, the module of this package and the function that
+#: define it, and the line ``ensemblekit --help`` shows for it (the command's
+#: own short help; tests/test_cli.py checks that the two agree).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "train": ("train", "train", "Train a model on DATA (a CSV file) and report its scores."),
+    "predict": ("predict", "predict", "Predict every row of DATA (CSV) with MODEL; print CSV."),
+    "evaluate": ("predict", "evaluate", "Score MODEL on DATA (CSV with the target column)."),
+    "plugins": ("inspect", "plugins",
+                "List installed plugins, their role and parameters, and failures to load."),
+    "report": ("inspect", "report",
+               "Plot MODEL's learning curves (and scores on --data) into a folder."),
+    "search": ("research", "search",
+               "Coarse-to-fine hyper-parameter search on a CSV (or digits)."),
+    "reproduce": ("research", "reproduce",
+                  "Rerun a chapter-6 experiment (or all) on the bundled digits data."),
+    "export": ("export", "export", "Write MODEL (a file of 'ensemblekit train') as an ONNX graph."),
+}
 
 
 class _Group(click.Group):
-    """A group that turns any unexpected exception into one line (exit 1)."""
+    """A group that imports a command on first use and turns any unexpected
+    exception into one line (exit 1)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, sorted, without importing any.
+
+        Parameters
+        ----------
+        ctx : click.Context
+            The group's context.
+
+        Returns
+        -------
+        list of str
+        """
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, its module imported now.
+
+        Parameters
+        ----------
+        ctx : click.Context
+            The group's context.
+        cmd_name : str
+            A command's name.
+
+        Returns
+        -------
+        click.Command or None
+            ``None`` for an unknown name.
+        """
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, function, _ = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f".{module}", __name__), function)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands section of ``--help``, from :data:`COMMANDS` (nothing imported).
+
+        Parameters
+        ----------
+        ctx : click.Context
+            The group's context.
+        formatter : click.HelpFormatter
+            Where the section is written.
+        """
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, make_default_short_help(COMMANDS[name][2], limit)
+                 if name in COMMANDS else self.commands[name].get_short_help_str(limit))
+                for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; report an unexpected exception in one line.
@@ -67,7 +144,3 @@ class _Group(click.Group):
 def cli(debug: bool) -> None:
     """Train and use regularised neural-network ensembles from CSV files."""
 
-
-for _command in (train.train, predict.predict, predict.evaluate, inspect.plugins,
-                 inspect.report, research.search, research.reproduce, export.export):
-    cli.add_command(_command)
