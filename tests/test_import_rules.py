@@ -57,7 +57,7 @@ PACKAGE = "ensemblekit"
 # the maths: fast and testable on arrays alone, with nothing to import but array libraries
 NUMERICS = frozenset({
     "ensemblekit._layers", "ensemblekit._optimizers", "ensemblekit._network",
-    "ensemblekit._compiled",
+    "ensemblekit._compiled", "ensemblekit._threads",
 })
 # array maths, BLAS thread control and the optional JIT: what the kernels need, nothing more
 NUMERICS_MAY_IMPORT = frozenset({"numpy", "scipy", "threadpoolctl", "numba"})
