@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_info
 
+from ensemblekit._threads import usable_cores
+
 from .report import Table
 
 _LIBRARIES = ("numpy", "scipy", "scikit-learn", "ensemblekit", "torch", "threadpoolctl")
@@ -34,17 +36,6 @@ def cpu_model() -> str:
         pass
     return platform.processor() or "unknown"
 
-
-def usable_cores() -> int:
-    """Cores this process may run on.
-
-    Returns
-    -------
-    int
-    """
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def numpy_blas() -> dict[str, Any]:

@@ -70,17 +70,10 @@ class Params(NamedTuple):
         return [*self.coefs, *self.intercepts, *self.gammas, *self.betas]
 
 
-class Grads(NamedTuple):
-    """Gradient arrays matching :meth:`Params.trainable`, one list per kind."""
-
-    coefs: list[np.ndarray]
-    intercepts: list[np.ndarray]
-    gammas: list[np.ndarray]
-    betas: list[np.ndarray]
-
-    def arrays(self) -> list[np.ndarray]:
-        """Every gradient array, in the flat gradient's order."""
-        return [*self.coefs, *self.intercepts, *self.gammas, *self.betas]
+#: Gradients have the shape of :class:`Params` without running statistics: the
+#: same named lists (``running_means`` and ``running_vars`` empty), so
+#: :meth:`Params.trainable` lists every gradient array in the flat gradient's order.
+Grads = Params
 
 
 class Buffers(NamedTuple):
@@ -160,10 +153,10 @@ class Layout:
         Returns
         -------
         Grads
-            Views into ``gflat``.
+            Views into ``gflat`` (no running statistics).
         """
         trainable = self.shapes[:len(self.shapes) - 2 * self.n_bn]
-        return Grads(*self._groups(self._views(gflat, trainable))[:4])
+        return Grads(*self._groups(self._views(gflat, trainable)))  # no statistics: empty
 
     def pack(self, params: Params, dtype: Any) -> tuple[np.ndarray, Params]:
         """Copy parameter arrays into a new flat buffer.

@@ -671,7 +671,7 @@ class BaseMLP(BaseEstimator):
             batch_size=batch_size, rng=rng, hooks=hooks, callbacks=callbacks,
             arch=self._architecture(), flat=flat, flat_trainable=flat[:layout.n_trainable],
             params=params, trainable=params.trainable(), gflat=gflat, grads=grads,
-            grad_arrays=grads.arrays(),
+            grad_arrays=grads.trainable(),
             bufs=make_buffers(layout.layer_units, batch_size, X.dtype,
                               callbacks.on_hidden is not None, self.batch_norm),
             x_buf=np.empty((batch_size, X.shape[1]), dtype=X.dtype) if dense else None,
