@@ -37,6 +37,9 @@ def test_the_first_block_installs_and_runs_and_ci_runs_its_test_command():
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
           if line and not line.startswith(("#", "set ", "cd "))]
     assert ci == [commands[1]]
+    # the getting-started guide's install block is the same two commands
+    guide = (ROOT / "docs" / "getting-started.md").read_text()
+    assert re.search(r"^```bash\n(.*?)^```", guide, flags=re.S | re.M).group(1) == first
 
 
 def test_the_python_blocks_run():
