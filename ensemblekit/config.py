@@ -36,7 +36,7 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, OneHotEncoder, Sta
 from .ensemble import EnsembleClassifier, EnsembleRegressor
 from .exceptions import SettingError
 from .mlp import MLPClassifier, MLPRegressor
-from .plugins import Plugin, get_registry
+from .plugins import Plugin, get_registry, plugin_role
 from .schema import ColumnSchema
 
 __all__ = [
@@ -519,12 +519,14 @@ def make_plugin(spec: str, setting: str = "plugins",
                                setting)
         params[key.strip()] = literal(raw.strip())
     registry = get_registry()
-    if name not in registry.plugins:
-        close = difflib.get_close_matches(name, registry.names(), n=1)
+    if name not in registry.plugins:  # suggest only plugins that can go in this setting
+        role = "combiner" if setting == "combiner" else "training"
+        fitting = [n for n in registry.names() if plugin_role(registry.plugins[n]) == role]
+        close = difflib.get_close_matches(name, fitting, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ValueError(
-            f"unknown plugin {name!r}: {hint}installed plugins are "
-            f"{', '.join(registry.names())} (see 'ensemblekit plugins')")
+            f"unknown plugin {name!r}: {hint}installed {role} plugins are "
+            f"{', '.join(fitting) or '(none)'} (see 'ensemblekit plugins')")
     cls = registry.plugins[name]
     accepted = sorted(cls().get_params())
     unknown = [k for k in params if k not in accepted]

@@ -117,6 +117,19 @@ def test_unknown_combiner_is_refused_before_training_with_the_choices(data):
     assert "is not a strategy" in result.output and "snapshot" in result.output
 
 
+def test_a_plugin_typo_suggests_only_plugins_of_that_option(data):
+    """'vot' is nearest 'vote', a combiner: --plugin suggests a training plugin instead."""
+    result = run("train", data["iris"], *TINY, "--plugin", "dropot", code=1)
+    assert "did you mean 'dropout'?" in result.output
+    result = run("train", data["iris"], *TINY, "--plugin", "vot", code=1)
+    assert "'vote'" not in result.output and "installed training plugins are" in result.output
+    assert "weight_decay" in result.output and "snapshot," not in result.output
+    result = run("train", data["iris"], *TINY, "--n-estimators", 2, "--combiner",
+                 "weighted_man:weights=[1,1]", code=1)
+    assert "did you mean 'weighted_mean'?" in result.output
+    assert "installed combiner plugins are" in result.output
+
+
 def test_weighted_mean_combiner_takes_its_weights_on_the_command_line(data, tmp_path):
     out = tmp_path / "w.ekm"
     run("train", data["iris"], *TINY, "--n-estimators", 2,
