@@ -336,7 +336,7 @@ def test_cli_search_on_a_csv_writes_rounds_and_a_plot(iris_csv, tmp_path):
         "activation=relu,tanh", "--rounds", "2", "--candidates", "4", "--top-k", "2",
         "--out", out, "--plot", plot)
     assert result.exit_code == 0, result.output
-    assert "round 1: alpha [1e-05, 10] log, activation {'relu', 'tanh'}" in result.output
+    assert "round 1: alpha [1e-05, 10] log, activation ['relu', 'tanh']" in result.output
     assert "round 2:" in result.output and "test " in result.output
     record = json.loads(out.read_text())
     assert len(record["trials"]) == 8 and len(record["ranges"]) == 2

@@ -96,7 +96,7 @@ def _fit_failure(message: str) -> str:
 
 def _describe(spec: tuple | list) -> str:
     if isinstance(spec, list):
-        return "{" + ", ".join(repr(v) for v in spec) + "}"
+        return repr(spec)  # the choices, as the list the range was given as
     return f"[{spec[0]:.4g}, {spec[1]:.4g}] {' '.join(spec[2:])}"
 
 
