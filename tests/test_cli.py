@@ -564,3 +564,17 @@ def test_a_closed_pipe_is_not_an_error(files):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("rows: 150")
     assert done.stderr == ""
+
+
+def test_the_data_summary_prints_before_training(files, monkeypatch):
+    """Early feedback (issue 16): what was read shows before the wait for training."""
+    from sklearn.pipeline import Pipeline
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("training started")
+
+    monkeypatch.setattr(Pipeline, "fit", fail)
+    result = run("train", files["iris"], "-t", "species", *TINY[:-1], code=1)
+    assert "data:   " in result.stdout and "task:   classification of 'species', 3 classes" \
+        in result.stdout
+    assert "training started" in result.output

@@ -14,6 +14,7 @@ import warnings
 from typing import Any
 
 import click
+import numpy as np
 from tqdm import tqdm
 
 from ..ensemble import member_progress
@@ -136,9 +137,16 @@ def train(data: str | None, **options: Any) -> None:
     notes = table.notes
     X_train, X_test, y_train, y_test = data_.split(X, y, task, options["test_size"],
                                                    options["random_state"], notes)
-    if not quiet:
+    if not quiet:  # what was read, before the wait for training
         for note in notes:
             click.echo(f"warning: {note}", err=True)
+        click.echo(f"data:   {source}, {table.n_rows} rows x {X.shape[1]} features "
+                   f"({len(numeric)} numeric, {len(categorical)} categorical)"
+                   + (f", {table.dropped} rows without a target dropped" if table.dropped
+                      else ""))
+        kind = (f"{len(np.unique(y_train))} classes" if task == "classification"
+                else "numeric target")
+        click.echo(f"task:   {task} of {target!r}, {kind}")
 
     mode = None if quiet else ("lines" if options["verbose"] else (
         "bar" if sys.stderr.isatty() else None))
@@ -168,13 +176,6 @@ def train(data: str | None, **options: Any) -> None:
         if not any(str(w.message) in note for note in notes):  # shown before training
             click.echo(f"warning: {w.message}", err=True)
     estimator = data_.final_estimator(model)
-    click.echo(f"data:   {source}, {table.n_rows} rows x {X.shape[1]} features "
-               f"({len(numeric)} numeric, {len(categorical)} categorical)"
-               + (f", {table.dropped} rows without a target dropped" if table.dropped
-                  else ""))
-    kind = (f"{len(estimator.classes_)} classes" if task == "classification"
-            else "numeric target")
-    click.echo(f"task:   {task} of {target!r}, {kind}")
     click.echo(f"model:  {describe_model(estimator)}")
     click.echo(f"epochs: {epochs_trained(estimator)}, time: {elapsed:.2f}s on {where}")
     for split, metrics in scores.items():
