@@ -367,13 +367,15 @@ def test_pickle_round_trip_of_a_fitted_model(digits):
 # --------------------------------------------------------------------------
 def test_diverging_sgd_stops_and_keeps_finite_weights(diabetes):
     X, y = diabetes
-    reg = MLPRegressor(hidden_layer_sizes=(50,), solver="sgd", learning_rate_init=5.0,
+    # its losses: 33, then 3.4e12 (then inf): the second epoch runs away. (At
+    # learning_rate_init=5 the first epoch already runs away: nothing to keep, it raises.)
+    reg = MLPRegressor(hidden_layer_sizes=(50,), solver="sgd", learning_rate_init=0.006,
                        momentum=0.9, max_iter=50, random_state=0)
-    with pytest.warns(DivergenceWarning, match="diverged at epoch"):
+    with pytest.warns(DivergenceWarning, match="diverged at epoch 2"):
         reg.fit(X * 10, y)
     assert all(np.isfinite(c).all() for c in reg.coefs_)
     assert np.isfinite(reg.predict(X)).all()
-    assert reg.n_iter_ < 50 and not np.isfinite(reg.loss_curve_[-1])
+    assert reg.n_iter_ < 50 and reg.loss_curve_[-1] > 1e6 * reg.loss_curve_[0]
     with pytest.raises(TrainingDiverged, match="diverged at epoch"):
         clone(reg).set_params(on_divergence="raise").fit(X * 10, y)
 
