@@ -19,7 +19,7 @@ anything is dispatched, ships plain data (an unfitted estimator with its seed,
 ``X``, ``y``, row indices) to :func:`fit_member` through
 :class:`sklearn.utils.parallel.Parallel`, and combines the members' outputs
 itself, in member order.  Results are therefore the same bit for bit for any
-``n_jobs`` and any joblib backend (sequential, loky, threading, dask).  No
+``n_jobs`` and any joblib backend (sequential, loky, threading, dask, ray).  No
 plugin manager ever crosses a process boundary.
 """
 
@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 from joblib import effective_n_jobs
-from joblib.parallel import get_active_backend
+from joblib.parallel import SequentialBackend, get_active_backend
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -264,7 +264,9 @@ def member_progress(
 
     Fits in this thread inside the ``with`` block report every finished
     training run, in member order, as soon as it and all runs before it are
-    done (joblib returns results in order).  The callback runs in the driver,
+    done (joblib returns results in order).  On a joblib backend that cannot
+    return results one by one (``return_as="generator"``: Ray's), every run is
+    reported, still in order, once the last one is done.  The callback runs in the driver,
     so it may update a progress bar; ``status`` is the run's
     :func:`fit_member` status (loss curve, convergence, divergence).
 
@@ -287,6 +289,31 @@ def member_progress(
         yield
     finally:
         _PROGRESS.callback = previous
+
+
+def _return_as(backend: Any) -> str:
+    """``"generator"`` when joblib's ``backend`` can return one, ``"list"`` otherwise.
+
+    joblib refuses ``return_as="generator"`` (a ``ValueError`` before any work
+    starts) on a backend whose ``supports_return_generator`` is false -- Ray's
+    ``RayBackend``, joblib's ``multiprocessing`` -- except the sequential
+    backend, which runs the calls one by one anyway.  Members are the same bit
+    for bit either way: their seeds and rows are drawn before dispatch.
+
+    Parameters
+    ----------
+    backend : joblib.parallel.ParallelBackendBase
+        The active backend (``joblib.parallel.get_active_backend()[0]``).
+
+    Returns
+    -------
+    str
+        The ``return_as`` to give :class:`~sklearn.utils.parallel.Parallel`.
+    """
+    if isinstance(backend, SequentialBackend) or getattr(
+            backend, "supports_return_generator", False):
+        return "generator"
+    return "list"
 
 
 def _first(results: list[Any] | None) -> Any:
@@ -400,8 +427,10 @@ class _BaseEnsemble(BaseEstimator):
                indices: list[np.ndarray | None]) -> list[tuple[Any, dict[str, Any]]]:
         n_workers = effective_n_jobs(self.n_jobs)
         timeout = self._timeout(n_workers)
+        # a generator reports each member as it finishes; a backend that cannot
+        # return one (Ray's) returns the list, reported once it is complete
         parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, timeout=timeout,
-                            return_as="generator")
+                            return_as=_return_as(get_active_backend()[0]))
         try:
             # in-process backends (sequential, threading, dask without processes)
             # share this process's BLAS: cap it here, around every member at once
