@@ -47,7 +47,12 @@ from sklearn.base import (
     is_classifier,
 )
 from sklearn.utils import Bunch
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
+from sklearn.utils.metadata_routing import (
+    UNUSED,
+    MetadataRouter,
+    MethodMapping,
+    process_routing,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -349,6 +354,10 @@ class _BaseEnsemble(BaseEstimator):
     }
 
     _default_estimator: type = MLPClassifier
+
+    # a router, not a consumer: fit's sample_weight goes to the members as they
+    # request it (get_metadata_routing), so the ensemble has no set_fit_request
+    __metadata_request__fit = {"sample_weight": UNUSED}
 
     def __init__(self, estimator: BaseEstimator | None = None, n_estimators: int = 5, *,
                  combiner: str = "mean", bootstrap: bool = False, strategy: str | None = None,

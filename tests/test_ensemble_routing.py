@@ -58,6 +58,7 @@ def proba(ens, X):
 def test_get_metadata_routing_is_a_router_to_the_member(cls, estimator, routing):
     router = cls(estimator).get_metadata_routing()
     assert isinstance(router, MetadataRouter)
+    assert not hasattr(cls(estimator), "set_fit_request")  # a router, not a consumer
     assert router.owner == cls.__name__
     # the member asked for nothing: nothing is consumed; once it asks, fit routes it
     assert not router.consumes("fit", ["sample_weight"])
