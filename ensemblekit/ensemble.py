@@ -279,8 +279,8 @@ def member_progress(
     training run, in member order, as soon as it and all runs before it are
     done (joblib returns results in order).  On a joblib backend that cannot
     return results one by one (``return_as="generator"``: Ray's), every run is
-    reported, still in order, once the last one is done.  The callback runs in the driver,
-    so it may update a progress bar; ``status`` is the run's
+    reported, still in order, once the last one is done.  The callback runs in
+    the driver, so it may update a progress bar; ``status`` is the run's
     :func:`fit_member` status (loss curve, convergence, divergence).
 
     Parameters
@@ -515,7 +515,9 @@ class _BaseEnsemble(BaseEstimator):
         Used with ``sklearn.set_config(enable_metadata_routing=True)``: each
         member's ``fit`` gets the metadata (``sample_weight`` among them) that
         the estimator requested (``set_fit_request``; a ``Pipeline`` requests
-        what its steps request), as in scikit-learn's ``BaggingClassifier``.
+        what its steps request), as in scikit-learn's ``VotingClassifier``:
+        metadata nothing requested is scikit-learn's ``TypeError``, metadata a
+        member has not said whether it wants its ``UnsetMetadataPassedError``.
         With routing off (the default) ``sample_weight`` goes to every member's
         ``fit``, and other metadata is an error.
 
