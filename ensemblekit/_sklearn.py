@@ -31,6 +31,17 @@ check_sample_weight
     checked and converted as scikit-learn's estimators do.  Since
     scikit-learn 0.22; its ``ensure_non_negative`` keyword since 1.6 (it was
     ``only_non_negative`` before).
+routing_enabled, raise_for_params
+    ``sklearn.utils.metadata_routing._routing_enabled`` (whether
+    ``enable_metadata_routing`` is on) and ``_raise_for_params`` (scikit-learn's
+    error for metadata given to a router's method while routing is off): what
+    every scikit-learn router (``BaggingClassifier``) calls in ``fit``.  Since
+    scikit-learn 1.3 and 1.4.
+check_method_params
+    ``sklearn.utils.validation._check_method_params``: a method's metadata,
+    sample-aligned values taken at the given rows (a bagged member's
+    ``sample_weight`` and any routed metadata), others passed through.  Since
+    scikit-learn 1.4.
 fit_context
     ``sklearn.base._fit_context``: the decorator scikit-learn's estimators put
     on ``fit`` -- it validates ``_parameter_constraints`` once and honours
@@ -50,6 +61,9 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils.metadata_routing import _raise_for_params as raise_for_params
+from sklearn.utils.metadata_routing import _routing_enabled as routing_enabled
+from sklearn.utils.validation import _check_method_params as check_method_params
 from sklearn.utils.validation import _check_sample_weight as check_sample_weight
 
 __all__ = [
@@ -58,8 +72,11 @@ __all__ = [
     "Interval",
     "Options",
     "StrOptions",
+    "check_method_params",
     "check_sample_weight",
     "fit_context",
+    "raise_for_params",
+    "routing_enabled",
     "safe_indexing",
     "validate_params",
 ]

@@ -19,7 +19,7 @@ anything is dispatched, ships plain data (an unfitted estimator with its seed,
 ``X``, ``y``, row indices) to :func:`fit_member` through
 :class:`sklearn.utils.parallel.Parallel`, and combines the members' outputs
 itself, in member order.  Results are therefore the same bit for bit for any
-``n_jobs`` and any joblib backend (sequential, loky, threading, dask).  No
+``n_jobs`` and any joblib backend (sequential, loky, threading, dask, ray).  No
 plugin manager ever crosses a process boundary.
 """
 
@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 from joblib import effective_n_jobs
-from joblib.parallel import get_active_backend
+from joblib.parallel import SequentialBackend, get_active_backend
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -47,6 +47,12 @@ from sklearn.base import (
     is_classifier,
 )
 from sklearn.utils import Bunch
+from sklearn.utils.metadata_routing import (
+    UNUSED,
+    MetadataRouter,
+    MethodMapping,
+    process_routing,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -57,8 +63,11 @@ from ._sklearn import (
     HasMethods,
     Interval,
     StrOptions,
+    check_method_params,
     check_sample_weight,
     fit_context,
+    raise_for_params,
+    routing_enabled,
     safe_indexing,
 )
 from ._stack import user_stacklevel
@@ -124,7 +133,8 @@ def _training_status(member: Any) -> dict[str, Any]:
 
 
 def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = None,
-               indices: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
+               indices: np.ndarray | None = None, fit_params: dict[str, Any] | None = None,
+               ) -> tuple[Any, dict[str, Any]]:
     """Train one ensemble member; the function every joblib backend runs.
 
     It receives plain data and returns plain data: nothing in it refers to
@@ -148,6 +158,10 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
         Sample weights.
     indices : ndarray of int, default=None
         Rows to train on (bagging); ``None`` for all rows.
+    fit_params : dict, default=None
+        Further keyword arguments of the member's ``fit`` (the metadata routed
+        to it); values with one entry per row of ``X`` are taken at
+        ``indices`` too.
 
     Returns
     -------
@@ -166,10 +180,12 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
         warns :class:`TrainingInterrupted`, and the ensemble stops with it rather
         than going on to train the other members.
     """
+    params = dict(fit_params or {})
+    if sample_weight is not None:
+        params["sample_weight"] = sample_weight
     if indices is not None:
+        params = check_method_params(X, params=params, indices=indices)
         X, y = safe_indexing(X, indices), safe_indexing(y, indices)
-        if sample_weight is not None:
-            sample_weight = sample_weight[indices]
     status: dict[str, Any] = {"loss_curve": [], "n_iter": 0, "converged": False,
                               "diverged": False, "reason": None, "warnings": [],
                               "error": None, "traceback": None}
@@ -182,10 +198,7 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
         if in_main_thread:
             warnings.simplefilter("always")
         try:
-            if sample_weight is None:
-                member.fit(X, y)
-            else:
-                member.fit(X, y, sample_weight=sample_weight)
+            member.fit(X, y, **params)
             status.update(_training_status(member))
         except TrainingDiverged as exc:
             member = None
@@ -269,8 +282,10 @@ def member_progress(
 
     Fits in this thread inside the ``with`` block report every finished
     training run, in member order, as soon as it and all runs before it are
-    done (joblib returns results in order).  The callback runs in the driver,
-    so it may update a progress bar; ``status`` is the run's
+    done (joblib returns results in order).  On a joblib backend that cannot
+    return results one by one (``return_as="generator"``: Ray's), every run is
+    reported, still in order, once the last one is done.  The callback runs in
+    the driver, so it may update a progress bar; ``status`` is the run's
     :func:`fit_member` status (loss curve, convergence, divergence).
 
     Parameters
@@ -292,6 +307,31 @@ def member_progress(
         yield
     finally:
         _PROGRESS.callback = previous
+
+
+def _return_as(backend: Any) -> str:
+    """``"generator"`` when joblib's ``backend`` can return one, ``"list"`` otherwise.
+
+    joblib refuses ``return_as="generator"`` (a ``ValueError`` before any work
+    starts) on a backend whose ``supports_return_generator`` is false -- Ray's
+    ``RayBackend``, joblib's ``multiprocessing`` -- except the sequential
+    backend, which runs the calls one by one anyway.  Members are the same bit
+    for bit either way: their seeds and rows are drawn before dispatch.
+
+    Parameters
+    ----------
+    backend : joblib.parallel.ParallelBackendBase
+        The active backend (``joblib.parallel.get_active_backend()[0]``).
+
+    Returns
+    -------
+    str
+        The ``return_as`` to give :class:`~sklearn.utils.parallel.Parallel`.
+    """
+    if isinstance(backend, SequentialBackend) or getattr(
+            backend, "supports_return_generator", False):
+        return "generator"
+    return "list"
 
 
 def _first(results: list[Any] | None) -> Any:
@@ -319,6 +359,10 @@ class _BaseEnsemble(BaseEstimator):
     }
 
     _default_estimator: type = MLPClassifier
+
+    # a router, not a consumer: fit's sample_weight goes to the members as they
+    # request it (get_metadata_routing), so the ensemble has no set_fit_request
+    __metadata_request__fit = {"sample_weight": UNUSED}
 
     def __init__(self, estimator: BaseEstimator | None = None, n_estimators: int = 5, *,
                  combiner: str = "mean", bootstrap: bool = False, strategy: str | None = None,
@@ -401,12 +445,14 @@ class _BaseEnsemble(BaseEstimator):
         local = type(backend).__name__ in ("LokyBackend", "ThreadingBackend")
         return None if local else DEFAULT_TIMEOUT
 
-    def _train(self, runs: list[Any], seeds: list[int], X, y, sample_weight,
+    def _train(self, runs: list[Any], seeds: list[int], X, y, fit_params: dict[str, Any],
                indices: list[np.ndarray | None]) -> list[tuple[Any, dict[str, Any]]]:
         n_workers = effective_n_jobs(self.n_jobs)
         timeout = self._timeout(n_workers)
+        # a generator reports each member as it finishes; a backend that cannot
+        # return one (Ray's) returns the list, reported once it is complete
         parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, timeout=timeout,
-                            return_as="generator")
+                            return_as=_return_as(get_active_backend()[0]))
         try:
             # in-process backends (sequential, threading, dask without processes)
             # share this process's BLAS: cap it here, around every member at once
@@ -414,7 +460,7 @@ class _BaseEnsemble(BaseEstimator):
                 results = []
                 callback = getattr(_PROGRESS, "callback", None)
                 for result in parallel(
-                    delayed(fit_member)(run, X, y, sample_weight, idx)
+                    delayed(fit_member)(run, X, y, indices=idx, fit_params=fit_params)
                     for run, idx in zip(runs, indices)
                 ):
                     results.append(result)
@@ -464,11 +510,42 @@ class _BaseEnsemble(BaseEstimator):
         kept = [m for i, (m, _) in enumerate(results) if i not in diverged]
         return kept, diverged
 
-    def _fit(self, X, y, sample_weight=None):
+    def _fit(self, X, y, sample_weight=None, **fit_params):
         with unchanged_on_failure(self):
-            return self._fit_members(X, y, sample_weight)
+            return self._fit_members(X, y, sample_weight, fit_params)
 
-    def _fit_members(self, X, y, sample_weight=None):
+    def get_metadata_routing(self) -> MetadataRouter:
+        """How ``fit``'s metadata reaches the members: the ensemble is a router.
+
+        Used with ``sklearn.set_config(enable_metadata_routing=True)``: each
+        member's ``fit`` gets the metadata (``sample_weight`` among them) that
+        the estimator requested (``set_fit_request``; a ``Pipeline`` requests
+        what its steps request), as in scikit-learn's ``VotingClassifier``:
+        metadata nothing requested is scikit-learn's ``TypeError``, metadata a
+        member has not said whether it wants its ``UnsetMetadataPassedError``.
+        With routing off (the default) ``sample_weight`` goes to every member's
+        ``fit``, and other metadata is an error.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            ``fit`` routed to the estimator's ``fit``, under the name ``estimator``.
+        """
+        member = self._default_estimator() if self.estimator is None else self.estimator
+        return MetadataRouter(owner=type(self).__name__).add(
+            estimator=member, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+
+    def _member_fit_params(self, sample_weight, fit_params: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments of every member's ``fit``: routed, or ``sample_weight``."""
+        if routing_enabled():
+            if sample_weight is not None:  # None is no metadata, as in VotingClassifier
+                fit_params = {"sample_weight": sample_weight, **fit_params}
+            routed = process_routing(self, "fit", **fit_params)
+            return dict(routed["estimator"]["fit"])
+        return {} if sample_weight is None else {"sample_weight": sample_weight}
+
+    def _fit_members(self, X, y, sample_weight, fit_params):
+        raise_for_params(fit_params, self, "fit")
         classifier = is_classifier(self)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                              dtype=(np.float64, np.float32), multi_output=not classifier,
@@ -479,6 +556,7 @@ class _BaseEnsemble(BaseEstimator):
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X, dtype=X.dtype,
                                                 ensure_non_negative=True)
+        member_params = self._member_fit_params(sample_weight, fit_params)
         template = self._template()
         plugins, hooks = self.check_plugins()
         with _configuration_errors():
@@ -498,7 +576,7 @@ class _BaseEnsemble(BaseEstimator):
         seeded = "random_state" in template.get_params()
         runs = [clone(template).set_params(random_state=seed) if seeded else clone(template)
                 for seed in seeds]
-        results = self._train(runs, seeds, X, y, sample_weight, indices)
+        results = self._train(runs, seeds, X, y, member_params, indices)
         for i, (_, status) in enumerate(results):
             for category, message in status["warnings"]:
                 warnings.warn(f"ensemble member {i} (seed {seeds[i]}): {message}", category,
@@ -658,8 +736,8 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
     _default_estimator = MLPClassifier
 
     @fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X: MatrixLike, y: ArrayLike,
-            sample_weight: ArrayLike | None = None) -> EnsembleClassifier:
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+            **fit_params: Any) -> EnsembleClassifier:
         """Train the members (in parallel with ``n_jobs``) and keep them.
 
         A fit that fails (:class:`EnsembleFitError`, :class:`~ensemblekit.TrainingDiverged`)
@@ -673,14 +751,19 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights, passed to every member's ``fit``.
+            Sample weights, passed to every member's ``fit``; with metadata
+            routing on, only to a member that requested them
+            (:meth:`get_metadata_routing`).
+        **fit_params : dict
+            Further metadata for the members' ``fit``, routed as requested;
+            only with ``sklearn.set_config(enable_metadata_routing=True)``.
 
         Returns
         -------
         self : EnsembleClassifier
             The fitted ensemble.
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, **fit_params)
 
     def _member_output(self, member: Any, X) -> np.ndarray:
         proba = member.predict_proba(X)
@@ -818,8 +901,8 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
     _default_estimator = MLPRegressor
 
     @fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X: MatrixLike, y: ArrayLike,
-            sample_weight: ArrayLike | None = None) -> EnsembleRegressor:
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+            **fit_params: Any) -> EnsembleRegressor:
         """Train the members (in parallel with ``n_jobs``) and keep them.
 
         A fit that fails (:class:`EnsembleFitError`, :class:`~ensemblekit.TrainingDiverged`)
@@ -833,14 +916,19 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights, passed to every member's ``fit``.
+            Sample weights, passed to every member's ``fit``; with metadata
+            routing on, only to a member that requested them
+            (:meth:`get_metadata_routing`).
+        **fit_params : dict
+            Further metadata for the members' ``fit``, routed as requested;
+            only with ``sklearn.set_config(enable_metadata_routing=True)``.
 
         Returns
         -------
         self : EnsembleRegressor
             The fitted ensemble.
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, **fit_params)
 
     def _member_output(self, member: Any, X) -> np.ndarray:
         out = np.asarray(member.predict(X))

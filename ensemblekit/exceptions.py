@@ -23,6 +23,7 @@ __all__ = [
     "SchemaError",
     "SchemaWarning",
     "SettingError",
+    "TrainingAborted",
     "TrainingDiverged",
     "TrainingInterrupted",
 ]
@@ -58,6 +59,25 @@ class TrainingInterrupted(UserWarning):
 
 class TrainingDiverged(ValueError):
     """Training produced a non-finite loss and ``on_divergence="raise"``."""
+
+
+class TrainingAborted(Exception):
+    """Base class of the exceptions a plugin raises to abort a fit for its caller.
+
+    An exception raised in a hook normally becomes a :class:`PluginError`
+    naming the plugin.  One that subclasses ``TrainingAborted`` is re-raised
+    as it is instead, so the code that called ``fit`` can catch it: the fit
+    stops there and, as after any failed fit, the estimator is left as it was
+    before the call.  (To end training early *and keep* the weights, return
+    ``True`` from ``ensemblekit_should_stop`` instead.)
+
+    A plugin that must raise a third-party class subclasses both
+    (``class Stop(TrainingAborted, tune.StopIteration)``).  Optuna's
+    ``optuna.TrialPruned`` passes through as it is too, without subclassing
+    (:data:`ensemblekit.plugins.PASS_THROUGH_EXCEPTIONS`).  An ensemble
+    member's fit runs in a worker and its errors come back as data, so there
+    it still ends as :class:`EnsembleFitError`.
+    """
 
 
 # --------------------------------------------------------------------------

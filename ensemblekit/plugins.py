@@ -39,10 +39,11 @@ import pluggy
 from sklearn.base import BaseEstimator
 
 from . import hookspecs
-from .exceptions import PluginError, PluginLoadWarning
+from .exceptions import PluginError, PluginLoadWarning, TrainingAborted
 
 __all__ = [
     "BUILTIN_PLUGIN_MODULES",
+    "PASS_THROUGH_EXCEPTIONS",
     "Plugin",
     "PluginError",
     "PluginLoadWarning",
@@ -628,7 +629,8 @@ class Hooks(_HookCaller):
     training hook without its ``ensemblekit_`` prefix is either ``None`` (no
     plugin implements it; the loop skips it) or a callable taking the hook's
     keyword arguments; an exception raised inside a plugin is re-raised as
-    :class:`PluginError` naming the plugin and the hook, and so is a call
+    :class:`PluginError` naming the plugin and the hook (except the ones that
+    stop a fit for its caller, :func:`passes_through`), and so is a call
     after which an array argument of the loop's (``activation``, ``delta``,
     ``coefs``, ``params``, ``grads``, ...) was replaced, resized or retyped.
     """
@@ -697,6 +699,8 @@ class DirectHook:
             try:
                 result = function(**{a: kwargs[a] for a in argnames})
             except Exception as exc:
+                if passes_through(exc):
+                    raise
                 raise PluginError(f"plugin {plugin!r} failed in hook {self.name}: "
                                   f"{type(exc).__name__}: {exc}") from exc
             problem = _state_problem(state, self.name)
@@ -705,6 +709,41 @@ class DirectHook:
             if result is not None:
                 results.append(result)
         return results
+
+
+#: Third-party exceptions that a hook may raise to stop a fit for the caller, as
+#: ``(module, class name)``: like :class:`~ensemblekit.exceptions.TrainingAborted`
+#: they are re-raised unchanged, not wrapped in :class:`PluginError`.  A class is
+#: looked up only when its module has been imported (this module imports none).
+#: ``optuna.TrialPruned``: Optuna marks a trial pruned only when its objective
+#: raises it (:mod:`ensemblekit.integration.optuna`).
+PASS_THROUGH_EXCEPTIONS: tuple[tuple[str, str], ...] = (
+    ("optuna.exceptions", "TrialPruned"),
+)
+
+
+def passes_through(exc: BaseException) -> bool:
+    """Whether an exception raised in a hook reaches the caller of ``fit`` unchanged.
+
+    Parameters
+    ----------
+    exc : BaseException
+        What a hook implementation raised.
+
+    Returns
+    -------
+    bool
+        True for a :class:`~ensemblekit.exceptions.TrainingAborted` and for the
+        classes of :data:`PASS_THROUGH_EXCEPTIONS`; False for anything else,
+        which the hook caller wraps in :class:`PluginError`.
+    """
+    if isinstance(exc, TrainingAborted):
+        return True
+    for module, name in PASS_THROUGH_EXCEPTIONS:
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return True
+    return False
 
 
 def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager,
@@ -717,6 +756,8 @@ def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager,
         except PluginError:
             raise
         except Exception as exc:
+            if passes_through(exc):
+                raise
             culprit = _culprit(exc, caller, pm)
             raise PluginError(
                 f"plugin {culprit!r} failed in hook {caller.name}: "

@@ -101,10 +101,17 @@ def _python_blocks(page: Path) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", page.read_text(), flags=re.S | re.M)
 
 
-@pytest.mark.parametrize("page", ["getting-started.md", "regularisation.md", "onnx.md"])
+#: pages whose examples need an optional package: the page is skipped without it
+PAGE_NEEDS = {"onnx.md": ("onnxruntime", "onnx"), "scaling.md": ("ray", "ray"),
+              "optuna.md": ("optuna", "optuna")}
+
+
+@pytest.mark.parametrize("page", ["getting-started.md", "regularisation.md", "onnx.md",
+                                  "scaling.md", "optuna.md"])
 def test_examples_of_the_page_run(page):
-    if page == "onnx.md":
-        pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    if page in PAGE_NEEDS:
+        module, extra = PAGE_NEEDS[page]
+        pytest.importorskip(module, reason=f"the {extra} extra is not installed")
     blocks = _python_blocks(DOCS / page)
     assert blocks, f"{page} has no runnable example"
     namespace: dict = {"__name__": f"docs_{page.split('.')[0].replace('-', '_')}"}

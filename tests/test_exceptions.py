@@ -22,6 +22,15 @@ OLD_PATHS = {
     "ModelFileError": "ensemblekit.io",
 }
 
+# defined in ensemblekit.exceptions from the start (no old path, not re-exported at the top)
+NEW = {
+    "OnnxExportError": "ValueError",
+    "SchemaError": "ValueError",
+    "SchemaWarning": "UserWarning",
+    "SettingError": "ValueError",
+    "TrainingAborted": "Exception",
+}
+
 BASES = {
     "DivergenceWarning": "ConvergenceWarning",
     "TrainingInterrupted": "UserWarning",
@@ -49,12 +58,14 @@ def _public_exception_classes(module) -> set[str]:
 
 
 def test_exceptions_defines_exactly_the_public_errors_and_warnings():
-    assert _public_exception_classes(exceptions) == set(OLD_PATHS) | set(NEW_PATHS)
-    assert set(OLD_PATHS) | set(NEW_PATHS) <= set(exceptions.__all__)
+    assert _public_exception_classes(exceptions) == set(OLD_PATHS) | set(NEW_PATHS) | set(NEW)
+    assert set(OLD_PATHS) | set(NEW_PATHS) | set(NEW) <= set(exceptions.__all__)
     for name, path in NEW_PATHS.items():
         if path == "ensemblekit.onnx" and importlib.util.find_spec("skl2onnx") is None:
             continue  # the onnx extra is not installed (the minimum-versions venv)
         assert getattr(importlib.import_module(path), name) is getattr(exceptions, name)
+    for name, base in NEW.items():
+        assert base in [cls.__name__ for cls in getattr(exceptions, name).__mro__[1:]]
 
 
 @pytest.mark.parametrize("module_name", sorted(
