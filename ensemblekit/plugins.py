@@ -23,6 +23,7 @@ Environment variables
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import inspect
@@ -35,6 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import pluggy
 from sklearn.base import BaseEstimator
 
@@ -508,6 +510,72 @@ _EXCLUSIVE_HOOKS = {
 }
 
 
+#: Every hook name of :mod:`ensemblekit.hookspecs`, discovery hook included.
+ALL_HOOKS: tuple[str, ...] = tuple(n for n in dir(hookspecs) if n.startswith("ensemblekit_"))
+
+#: The attribute pluggy's :data:`~ensemblekit.hookimpl` marker sets on a function.
+HOOKIMPL_MARKER = "ensemblekit_impl"
+
+
+def hook_name_problems(plugin_class: type) -> list[str]:
+    """Say which ``ensemblekit_*`` methods of a plugin class would never be called.
+
+    The prefix ``ensemblekit_`` is reserved for hooks: pluggy silently ignores a
+    method that carries it but is not decorated with
+    :data:`ensemblekit.hookimpl`, and a name that is no hook at all (a typo such
+    as ``ensemblekit_epoch_ned``) would never be called either.  Decorated
+    methods with unknown names are caught by pluggy itself.
+
+    Parameters
+    ----------
+    plugin_class : type
+        The plugin's class.
+
+    Returns
+    -------
+    list of str
+        One sentence per problem, naming the method and, for an unknown name,
+        the nearest hook (``difflib``); empty when there is none.
+    """
+    problems = []
+    for attr in sorted(dir(plugin_class)):
+        method = getattr(plugin_class, attr, None)
+        if not attr.startswith("ensemblekit_") or not callable(method):
+            continue
+        if attr not in ALL_HOOKS:
+            close = difflib.get_close_matches(attr, ALL_HOOKS, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            problems.append(f"method {attr} is not an ensemblekit hook{hint} (the prefix "
+                            "ensemblekit_ is reserved for hooks)")
+        elif not hasattr(method, HOOKIMPL_MARKER):
+            problems.append(f"method {attr} is not decorated with @hookimpl (from "
+                            "ensemblekit import hookimpl), so it would never be called")
+    return problems
+
+
+def read_only(data: Any) -> Any:
+    """Return user data in a form a hook cannot change the caller's copy through.
+
+    Parameters
+    ----------
+    data : ndarray, sparse matrix, DataFrame or other
+        The caller's data, e.g. the ``X`` given to ``predict``.
+
+    Returns
+    -------
+    object
+        An ndarray: a view of it with ``flags.writeable`` False (writing raises
+        ``ValueError``; no copy).  Anything with a ``copy`` method (a sparse
+        matrix, a DataFrame): a copy.  Anything else: ``data`` itself.
+    """
+    if isinstance(data, np.ndarray):
+        view = data.view()
+        view.flags.writeable = False
+        return view
+    copy = getattr(data, "copy", None)
+    return copy() if callable(copy) else data
+
+
 class _HookCaller:
     """The hooks of one kind for one fit, with unimplemented hooks set to ``None``.
 
@@ -537,6 +605,10 @@ class _HookCaller:
             return
         pm = _new_manager()
         for name, plugin in plugins:
+            problems = hook_name_problems(type(plugin))
+            if problems:
+                raise PluginError(f"plugin {name!r} ({type(plugin).__name__}): "
+                                  f"{'; '.join(problems)}")
             try:
                 pm.register(plugin, name=name)
             except pluggy.PluginValidationError as exc:

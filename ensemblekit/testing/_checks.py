@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import math
@@ -17,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import hookspecs
 from ..mlp import MLPClassifier
-from ..plugins import Hooks, Plugin, PluginError
+from ..plugins import HOOKIMPL_MARKER, Hooks, Plugin, PluginError, hook_name_problems
 from ._helpers import toy_classification
 
 __all__ = [
@@ -49,7 +48,7 @@ TRAINING_PARAMS: dict[str, Any] = {
 }
 
 _HOOKS = {n: getattr(hookspecs, n) for n in dir(hookspecs) if n.startswith("ensemblekit_")}
-_MARKER = "ensemblekit_impl"
+_MARKER = HOOKIMPL_MARKER
 
 
 def _fail(check: str, plugin: Any, message: str) -> None:
@@ -110,20 +109,15 @@ def check_hook_signatures(plugin: Plugin) -> None:
     if not isinstance(plugin.name, str) or not plugin.name:
         _fail(check, plugin, "the class needs a non-empty str attribute `name` (the "
                              "name it is registered and addressed by)")
+    problems = hook_name_problems(type(plugin))  # the same rule as every fit's
+    if problems:
+        _fail(check, plugin, problems[0])
     for attr in sorted(dir(type(plugin))):
         if not attr.startswith("ensemblekit_"):
             continue
         method = getattr(type(plugin), attr)
         if not callable(method):
             continue
-        if not hasattr(method, _MARKER):
-            _fail(check, plugin, f"method {attr} is not decorated with @hookimpl "
-                                 "(from ensemblekit import hookimpl): it would never be "
-                                 "called")
-        if attr not in _HOOKS:
-            close = difflib.get_close_matches(attr, _HOOKS, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            _fail(check, plugin, f"{attr} is not an ensemblekit hook{hint}")
         if attr == "ensemblekit_register_plugins":
             _fail(check, plugin, "ensemblekit_register_plugins is a discovery hook: "
                                  "implement it as a function of the plugin's module, "
