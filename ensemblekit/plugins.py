@@ -19,6 +19,13 @@ Environment variables
     warning (for plugin authors and CI).
 ``ENSEMBLEKIT_TRACE_PLUGINS``
     Non-empty and not ``0``: print every training-hook call to stderr.
+``ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS``
+    Seconds a third-party plugin's import may take before discovery names it,
+    and where it is, on stderr (default 5; ``0`` turns the watchdog off).
+
+A plugin whose import raises anything but ``KeyboardInterrupt`` -- an
+``Exception``, ``SystemExit`` from ``sys.exit()``, another ``BaseException`` --
+is skipped with a :class:`PluginLoadWarning` naming its distribution.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import operator
 import os
 import sys
 import threading
+import traceback
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -305,9 +313,12 @@ def build_registry(entry_points: Iterable[importlib.metadata.EntryPoint] | None 
         if not _allowed(ep, dist):
             continue
         try:
-            module = ep.load()
+            module = _load_entry_point(ep, dist)
             _register_module(registry, pm, module, ep.name, (dist, version))
-        except Exception as exc:  # a broken plugin must not take the others down
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin (even sys.exit()) must not
+            # take the others, or the process, down
             if strict:
                 raise PluginError(
                     f"plugin {ep.name!r} from distribution {dist!r} failed to load: "
@@ -324,6 +335,70 @@ def build_registry(entry_points: Iterable[importlib.metadata.EntryPoint] | None 
                 stacklevel=2,
             )
     return registry
+
+
+#: Default of ``ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS``.
+IMPORT_WARN_SECONDS = 5.0
+
+
+def _import_warn_seconds() -> float:
+    value = os.environ.get("ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS", "")
+    try:
+        return float(value) if value.strip() else IMPORT_WARN_SECONDS
+    except ValueError:
+        return IMPORT_WARN_SECONDS
+
+
+def _load_entry_point(ep: importlib.metadata.EntryPoint, dist: str) -> Any:
+    """Import one entry point's module; name it on stderr if it takes too long.
+
+    A watchdog thread waits ``ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS`` (default
+    :data:`IMPORT_WARN_SECONDS`; ``0`` or less: no watchdog); if the import is
+    still running then, it writes which plugin and distribution is importing,
+    and where the import is at, to standard error.  The import itself is not
+    interrupted.
+    """
+    limit = _import_warn_seconds()
+    if limit <= 0:
+        return ep.load()
+    importer = threading.get_ident()
+
+    def report() -> None:
+        frame = sys._current_frames().get(importer)
+        where = "".join(traceback.format_stack(frame)[-3:]) if frame is not None else ""
+        sys.stderr.write(
+            f"ensemblekit: importing plugin {ep.name!r} from distribution {dist!r} has "
+            f"taken more than {limit:g} s (ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS); it "
+            f"is at:\n{where}"
+        )
+        sys.stderr.flush()
+
+    watchdog = threading.Timer(limit, report)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return ep.load()
+    finally:
+        watchdog.cancel()
+
+
+def entry_point_listing() -> list[dict[str, str]]:
+    """Describe the installed ``ensemblekit`` entry points without importing them.
+
+    Read from the distributions' metadata only: no plugin code runs.
+
+    Returns
+    -------
+    list of dict
+        One per entry point, sorted by name: ``name`` (the entry point's),
+        ``distribution``, ``version`` and ``module``.
+    """
+    rows = []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist, version = _dist_name(ep)
+        rows.append({"name": ep.name, "distribution": dist, "version": version,
+                     "module": ep.value.split(":")[0].strip()})
+    return sorted(rows, key=lambda r: (r["name"], r["distribution"]))
 
 
 def _version() -> str:

@@ -8,6 +8,7 @@ distributions.
 
 import importlib
 import importlib.metadata
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from sklearn.datasets import load_iris
 
 from ensemblekit import (
@@ -26,7 +28,8 @@ from ensemblekit import (
     WeightDecay,
     hookimpl,
 )
-from ensemblekit.plugins import build_registry
+from ensemblekit.cli import cli
+from ensemblekit.plugins import build_registry, set_registry
 from ensemblekit.testing import isolated_registry
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -94,6 +97,13 @@ from ensemblekit import hookimpl
 def ensemblekit_register_plugins(register):
     register("thing", dict)
 ''',
+    "sys_exit": "import sys\nsys.exit(3)\n",
+    "base_exception": '''
+class Fatal(BaseException):
+    pass
+
+raise Fatal("no licence server")
+''',
 }
 
 MESSAGES = {
@@ -104,6 +114,8 @@ MESSAGES = {
     "duplicate": "plugin name 'dropout' is registered twice: by ensemblekit and by "
                  "ensemblekit-duplicate",
     "not_a_plugin": "plugin 'thing' must be a subclass of ensemblekit.Plugin",
+    "sys_exit": "SystemExit: 3",
+    "base_exception": "Fatal: no licence server",
 }
 
 
@@ -307,3 +319,69 @@ def test_state_change_with_several_implementations_names_them_all():
                                           r"ensemblekit_penalty \('vandal', 'weight_decay'\)"):
         MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, alpha=1e-3,
                       plugins=[_Vandal("rebind_grad")]).fit(X, y)
+
+
+# --------------------------------------------------------------------------
+# isolation from everything a plugin's import can do (issue 15, item 7)
+# --------------------------------------------------------------------------
+@pytest.fixture
+def fresh_registry():
+    """The process-wide registry rebuilt from what is installed, then restored."""
+    previous = set_registry(None)
+    yield
+    set_registry(previous)
+
+
+@pytest.mark.parametrize("kind", ["sys_exit", "base_exception"])
+def test_cli_and_fit_survive_a_plugin_that_exits_at_import(site, fresh_registry, kind):
+    site("good", GOOD)
+    dist = site(kind, BROKEN[kind])
+    with pytest.warns(PluginLoadWarning, match=f"from distribution {dist!r} failed to load"):
+        result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.stdout)
+    assert [f["distribution"] for f in listing["failures"]] == [dist]
+    assert "good" in {row["name"] for row in listing["plugins"]}
+    set_registry(None)
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(PluginLoadWarning, match=MESSAGES[kind]):
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, plugins=["good"]).fit(X, y)
+
+
+def test_ctrl_c_during_a_plugin_import_is_not_swallowed(site):
+    site("interrupted", "raise KeyboardInterrupt\n")
+    with pytest.raises(KeyboardInterrupt):
+        build_registry(entry_points=_fake_entry_points())
+
+
+def test_a_slow_plugin_import_is_named_on_stderr(site, monkeypatch, capsys):
+    dist = site("slow", "import time\ntime.sleep(0.8)\n")
+    monkeypatch.setenv("ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS", "0.2")
+    registry = build_registry(entry_points=_fake_entry_points())
+    assert not registry.failures  # slow is not broken: it loads, and is named
+    err = capsys.readouterr().err
+    assert (f"importing plugin 'slow' from distribution {dist!r} has taken more than 0.2 s "
+            "(ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS)") in err
+    assert "time.sleep(0.8)" in err  # where it is stuck
+
+
+def test_a_fast_import_says_nothing(site, monkeypatch, capsys):
+    site("good", GOOD)
+    monkeypatch.setenv("ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS", "5")
+    build_registry(entry_points=_fake_entry_points())
+    assert capsys.readouterr().err == ""
+
+
+def test_plugins_no_import_reads_metadata_only(site, fresh_registry, tmp_path):
+    marker = tmp_path / "imported.txt"
+    dist = site("noisy", f"open({str(marker)!r}, 'w').close()\n" + GOOD)
+    module = next(ep.value for ep in _fake_entry_points() if ep.name == "noisy")
+    result = CliRunner().invoke(cli, ["plugins", "--no-import", "--json"])
+    assert result.exit_code == 0, result.output
+    entries = {e["name"]: e for e in json.loads(result.stdout)["entry_points"]}
+    assert entries["noisy"] == {"name": "noisy", "distribution": dist, "version": "1.0",
+                                "module": module}
+    assert entries["dropout"]["distribution"] == "ensemblekit"
+    text = CliRunner().invoke(cli, ["plugins", "--no-import"]).stdout
+    assert any(line.split()[:3] == ["noisy", dist, "1.0"] for line in text.splitlines())
+    assert not marker.exists() and module not in sys.modules

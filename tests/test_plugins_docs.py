@@ -54,5 +54,5 @@ def test_every_switch_is_on_the_security_page():
     security = (ROOT / "docs" / "plugins-security.md").read_text()
     plugins_py = (ROOT / "ensemblekit" / "plugins.py").read_text()
     switches = set(re.findall(r"ENSEMBLEKIT_[A-Z_]+", plugins_py))
-    assert len(switches) == 4
+    assert len(switches) == 5
     assert all(f"`{s}=" in security for s in switches)
