@@ -36,6 +36,7 @@ import importlib.metadata
 import inspect
 import operator
 import os
+import re
 import sys
 import threading
 import traceback
@@ -444,7 +445,117 @@ def set_registry(registry: Registry | None) -> Registry | None:
     global _REGISTRY
     with _LOCK:
         previous, _REGISTRY = _REGISTRY, registry
+        _PARTIAL.clear()
     return previous
+
+
+# --------------------------------------------------------------------------
+# one plugin by name, importing no more than it needs (model files)
+# --------------------------------------------------------------------------
+#: The distribution recorded for the built-in plugins.
+BUILTIN_DISTRIBUTION = "ensemblekit"
+
+_PARTIAL: dict[str, Registry] = {}  # "" = built-ins only; else built-ins + one distribution
+
+
+def _canonical(distribution: str) -> str:
+    """A distribution name as packaging normalises it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def _partial_registry(distribution: str) -> Registry:
+    """The built-ins plus the entry points of one installed distribution, cached."""
+    key = "" if distribution == BUILTIN_DISTRIBUTION else _canonical(distribution)
+    with _LOCK:
+        cached = _PARTIAL.get(key)
+    if cached is not None:
+        return cached
+    eps = [] if not key or env_flag("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD") else [
+        ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if _canonical(_dist_name(ep)[0]) == key]
+    registry = build_registry(entry_points=eps)
+    with _LOCK:
+        return _PARTIAL.setdefault(key, registry)
+
+
+def install_hint(name: str, distribution: str, version: str) -> str:
+    """Say what to install for a plugin a model file names.
+
+    The version rule: at least the *major.minor* release series that wrote the
+    file (``0.1.3`` gives ``>=0.1``).  Patch releases keep a plugin's parameters
+    and fitted attributes, and pip installs the newest release that matches.
+
+    Parameters
+    ----------
+    name : str
+        The plugin's registered name.
+    distribution : str
+        The distribution the file records for it; ``""`` when it records none.
+    version : str
+        That distribution's version when the file was written (may be ``""``).
+
+    Returns
+    -------
+    str
+        E.g. ``"plugin 'orthoreg' is not installed: pip install
+        'ensemblekit-orthoreg>=0.1'"``.
+    """
+    if not distribution or distribution == BUILTIN_DISTRIBUTION:
+        return f"plugin {name!r} is not installed"
+    series = re.match(r"\d+(\.\d+)?", version or "")
+    spec = f">={series.group(0)}" if series else ""
+    return f"plugin {name!r} is not installed: pip install '{distribution}{spec}'"
+
+
+def find_plugin_class(name: str, distribution: str = "", version: str = "") -> type[Plugin]:
+    """Look up one plugin class, importing only what it needs.
+
+    Used by :func:`ensemblekit.load`, which knows from the model file the
+    distribution each plugin came from.  When the process-wide registry
+    (:func:`get_registry`) is already built it is used as it is.  Otherwise a
+    built-in is found without importing any third-party plugin, and a
+    third-party plugin through the entry points of its recorded distribution
+    only; a file that records no distribution (written before provenance was
+    recorded), or one whose distribution does not provide the name, falls back
+    to the full registry.
+
+    Parameters
+    ----------
+    name : str
+        The plugin's registered name.
+    distribution : str, default=""
+        The distribution the file records (``"ensemblekit"`` for built-ins).
+    version : str, default=""
+        Its recorded version, for the error message.
+
+    Returns
+    -------
+    type
+        The plugin class.
+
+    Raises
+    ------
+    ValueError
+        If no installed plugin has that name; the message says what to
+        ``pip install`` when the distribution is known, and lists the
+        registered plugins.
+    """
+    with _LOCK:
+        built = _REGISTRY
+    if built is None:
+        if distribution in ("", BUILTIN_DISTRIBUTION):
+            builtins = _partial_registry(BUILTIN_DISTRIBUTION)
+            if name in builtins.plugins:
+                return builtins.plugins[name]
+        else:
+            own = _partial_registry(distribution)
+            if name in own.plugins:
+                return own.plugins[name]
+    registry = get_registry()
+    if name in registry.plugins:
+        return registry.plugins[name]
+    raise ValueError(f"{install_hint(name, distribution, version)}. Registered plugins: "
+                     f"{', '.join(registry.names()) or '(none)'}.")
 
 
 # --------------------------------------------------------------------------

@@ -17,8 +17,11 @@ import textwrap
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from forge import craft, read_parts
 from sklearn.datasets import load_iris
 
+import ensemblekit
+import ensemblekit.plugins as plugins_module
 from ensemblekit import (
     Dropout,
     MLPClassifier,
@@ -385,3 +388,87 @@ def test_plugins_no_import_reads_metadata_only(site, fresh_registry, tmp_path):
     text = CliRunner().invoke(cli, ["plugins", "--no-import"]).stdout
     assert any(line.split()[:3] == ["noisy", dist, "1.0"] for line in text.splitlines())
     assert not marker.exists() and module not in sys.modules
+
+
+# --------------------------------------------------------------------------
+# provenance in model files; loading imports only what a file names (item 5)
+# --------------------------------------------------------------------------
+def _plugin_entries(value):
+    """Every plugin entry of a parsed model.json, wherever it is nested."""
+    if isinstance(value, dict):
+        if value.get("$") == "plugin":
+            yield value
+        for v in value.values():
+            yield from _plugin_entries(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _plugin_entries(v)
+
+
+def _trained(plugins):
+    X, y = load_iris(return_X_y=True)
+    return MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0,
+                         plugins=plugins).fit(X, y), X
+
+
+def test_model_files_record_each_plugins_distribution(site, tmp_path):
+    site("good", GOOD)
+    with isolated_registry(_fake_entry_points()):
+        clf, _ = _trained(["good", WeightDecay()])
+        ensemblekit.save(clf, tmp_path / "m.ekm")
+    document, _ = read_parts(tmp_path / "m.ekm")
+    sources = {e["name"]: (e["distribution"], e["version"])
+               for e in _plugin_entries(document)}
+    assert sources == {"good": ("ensemblekit-good", "1.0"),
+                       "weight_decay": ("ensemblekit", ensemblekit.__version__)}
+
+
+def test_loading_imports_only_the_plugins_the_file_names(site, fresh_registry, tmp_path):
+    marker = tmp_path / "imported.txt"
+    site("good", GOOD)
+    site("noisy", f"open({str(marker)!r}, 'w').close()\n")
+    modules = {ep.name: ep.value for ep in _fake_entry_points()}
+    builtin_only, X = _trained([WeightDecay()])
+    ensemblekit.save(builtin_only, tmp_path / "wd.ekm")
+    ensemblekit.save(_trained(["good"])[0], tmp_path / "good.ekm")  # full discovery
+    assert marker.exists()
+    marker.unlink()
+    for module in modules.values():
+        sys.modules.pop(module)
+    set_registry(None)
+
+    loaded = ensemblekit.load(tmp_path / "wd.ekm")
+    np.testing.assert_array_equal(loaded.predict(X), builtin_only.predict(X))
+    assert not marker.exists() and modules["good"] not in sys.modules
+    assert plugins_module._REGISTRY is None  # the full registry was never built
+
+    assert type(ensemblekit.load(tmp_path / "good.ekm").plugins_[0][1]).__name__ == "Good"
+    assert modules["good"] in sys.modules  # its own distribution, and only that one
+    assert not marker.exists() and modules["noisy"] not in sys.modules
+
+
+def test_a_missing_plugin_says_what_to_install(site, fresh_registry, tmp_path):
+    site("good", GOOD)
+    clf, _ = _trained(["good"])
+    ensemblekit.save(clf, tmp_path / "m.ekm")
+    document, arrays = read_parts(tmp_path / "m.ekm")
+    for entry in _plugin_entries(document):
+        entry.update(name="orthoreg", distribution="ensemblekit-orthoreg", version="0.1.3")
+    craft(tmp_path / "moved.ekm", document, arrays)
+    set_registry(None)
+    with pytest.raises(ValueError, match="plugin 'orthoreg' is not installed: pip install "
+                                         "'ensemblekit-orthoreg>=0.1'"):
+        ensemblekit.load(tmp_path / "moved.ekm")
+
+
+def test_files_without_provenance_still_load(site, tmp_path):
+    site("good", GOOD)
+    with isolated_registry(_fake_entry_points()):
+        clf, X = _trained(["good", WeightDecay()])
+        ensemblekit.save(clf, tmp_path / "m.ekm")
+        document, arrays = read_parts(tmp_path / "m.ekm")
+        for entry in _plugin_entries(document):
+            del entry["distribution"], entry["version"]
+        craft(tmp_path / "old.ekm", document, arrays)
+        np.testing.assert_array_equal(ensemblekit.load(tmp_path / "old.ekm").predict(X),
+                                      clf.predict(X))
