@@ -112,20 +112,25 @@ class Plugin(BaseEstimator):
     name : str
         Name under which the plugin is registered and addressed (a class
         attribute).
-    zero_strength_params : dict or None
+    zero_strength_params : dict, callable or None
         A class attribute: the parameter values that switch the plugin off,
         e.g. ``{"alpha": 0.0}`` (training with them must equal training
         without the plugin); the conformance kit's
-        :func:`~ensemblekit.testing.check_zero_strength` uses them.  None (the
-        default) = the plugin has no off value.  The former name
+        :func:`~ensemblekit.testing.check_zero_strength` uses them.  When the
+        off value depends on the network, a function (a ``staticmethod``)
+        ``zero_strength_params(estimator)`` returning the values, or None when
+        that estimator has none.  None (the default) = the plugin has no off
+        value; the kit then reports the check as skipped.  The former name
         ``_zero_strength_params`` is still read, with a ``DeprecationWarning``.
     """
 
     #: Name under which the plugin is registered and addressed.
     name: str = ""
 
-    #: Parameter values that switch the plugin off; None = no off value.
-    zero_strength_params: ClassVar[Mapping[str, Any] | None] = None
+    #: Parameter values that switch the plugin off (or a function of the
+    #: estimator returning them); None = no off value.
+    zero_strength_params: ClassVar[
+        Mapping[str, Any] | Callable[[Any], Mapping[str, Any] | None] | None] = None
 
     def validate(self) -> None:
         """Check the plugin's parameters; raise ``ValueError``/``TypeError``.
