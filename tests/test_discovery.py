@@ -411,12 +411,17 @@ def _trained(plugins):
                          plugins=plugins).fit(X, y), X
 
 
-def test_model_files_record_each_plugins_distribution(site, tmp_path):
+def _saved_with_good(site, path):
+    """Train with the fake "good" and a WeightDecay, save to ``path``; model, X, parts."""
     site("good", GOOD)
     with isolated_registry(_fake_entry_points()):
-        clf, _ = _trained(["good", WeightDecay()])
-        ensemblekit.save(clf, tmp_path / "m.ekm")
-    document, _ = read_parts(tmp_path / "m.ekm")
+        clf, X = _trained(["good", WeightDecay()])
+        ensemblekit.save(clf, path)
+    return clf, X, *read_parts(path)
+
+
+def test_model_files_record_each_plugins_distribution(site, tmp_path):
+    document = _saved_with_good(site, tmp_path / "m.ekm")[2]
     sources = {e["name"]: (e["distribution"], e["version"])
                for e in _plugin_entries(document)}
     assert sources == {"good": ("ensemblekit-good", "1.0"),
@@ -462,13 +467,10 @@ def test_a_missing_plugin_says_what_to_install(site, fresh_registry, tmp_path):
 
 
 def test_files_without_provenance_still_load(site, tmp_path):
-    site("good", GOOD)
+    clf, X, document, arrays = _saved_with_good(site, tmp_path / "m.ekm")
+    for entry in _plugin_entries(document):
+        del entry["distribution"], entry["version"]
+    craft(tmp_path / "old.ekm", document, arrays)
     with isolated_registry(_fake_entry_points()):
-        clf, X = _trained(["good", WeightDecay()])
-        ensemblekit.save(clf, tmp_path / "m.ekm")
-        document, arrays = read_parts(tmp_path / "m.ekm")
-        for entry in _plugin_entries(document):
-            del entry["distribution"], entry["version"]
-        craft(tmp_path / "old.ekm", document, arrays)
         np.testing.assert_array_equal(ensemblekit.load(tmp_path / "old.ekm").predict(X),
                                       clf.predict(X))
