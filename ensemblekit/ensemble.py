@@ -80,7 +80,14 @@ from .exceptions import (
     TrainingInterrupted,
 )
 from .mlp import EXPLOSION_FACTOR, MLPClassifier, MLPRegressor
-from .plugins import ENSEMBLE_ROLES, EnsembleHooks, Plugin, PluginError, get_registry
+from .plugins import (
+    ENSEMBLE_ROLES,
+    EnsembleHooks,
+    Plugin,
+    PluginError,
+    get_registry,
+    read_only,
+)
 
 __all__ = [
     "CLASSIFIER_FITTED_ATTRIBUTES",
@@ -569,7 +576,8 @@ class _BaseEnsemble(BaseEstimator):
         seeds = [int(child.generate_state(1)[0]) for child in children]
         indices = [None] * n_runs
         if hooks.sample_member is not None:
-            indices = [hooks.sample_member(estimator=self, run=r, n_samples=X.shape[0], y=y,
+            indices = [hooks.sample_member(estimator=self, run=r, n_samples=X.shape[0],
+                                           y=read_only(y),
                                            rng=np.random.default_rng(children[r].spawn(1)[0]))
                        for r in range(n_runs)]
         # an estimator without a random_state (LinearRegression) differs only by its rows
@@ -615,8 +623,10 @@ class _BaseEnsemble(BaseEstimator):
                           dtype=(np.float64, np.float32))
         outputs = None
         if self._member_outputs is not None:
+            # the caller's own X when validation did not copy it: a strategy must
+            # not be able to write into the user's data
             outputs = _first(self._member_outputs(estimator=self, members=self.estimators_,
-                                                  X=X, output=self._member_output))
+                                                  X=read_only(X), output=self._member_output))
         if outputs is None:
             outputs = np.stack([self._member_output(m, X) for m in self.estimators_])
         combined = _first(self._combine(estimator=self, outputs=outputs))

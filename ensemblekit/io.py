@@ -22,7 +22,10 @@ decompressed a chunk at a time, never beyond the size they declare.
 ``model.json`` may nest at most :data:`MAX_DEPTH` levels.
 Loading never imports anything named in the file: an estimator class is
 looked up in this module's allowlist (:func:`register_estimator` adds to it)
-and a plugin in :func:`ensemblekit.plugins.get_registry`, then checked: a
+and a plugin by :func:`ensemblekit.plugins.find_plugin_class` (the file records
+each plugin's distribution and version: a built-in is found without importing
+any third-party plugin, a third-party one through its own distribution's entry
+points, and a missing one is named with what to ``pip install``), then checked: a
 plugin by its ``validate``, an estimator's parameters against the rules of
 its class (a cache folder or a worker count is reset, a callable refused).  Array dtypes and
 shapes are checked against the document, and each estimator's ``restore``
@@ -75,7 +78,7 @@ from ._optimizers import AdaGradOptimizer, AdamOptimizer, RMSpropOptimizer, SGDO
 from .ensemble import EnsembleClassifier, EnsembleRegressor
 from .exceptions import DivergenceWarning, ModelFileError, PluginLoadWarning
 from .mlp import MLPClassifier, MLPRegressor
-from .plugins import Plugin, get_registry
+from .plugins import Plugin, find_plugin_class, get_registry
 from .schema import ColumnSchema
 
 __all__ = [
@@ -424,7 +427,8 @@ class _Encoder:
         params = plugin.get_params(deep=False)
         fitted = {k: v for k, v in vars(plugin).items()
                   if k.endswith("_") and not k.startswith("_") and k not in params}
-        return {"$": "plugin", "name": name,
+        distribution, version = registry.sources[name]
+        return {"$": "plugin", "name": name, "distribution": distribution, "version": version,
                 "params": {k: self(v, f"{where}.{k}") for k, v in params.items()},
                 "fitted": {k: self(v, f"{where}.{k}") for k, v in fitted.items()}}
 
@@ -566,13 +570,19 @@ class _Decoder:
     def _plugin(self, obj: dict, where: str) -> Plugin:
         params = self(obj["params"], where)
         rejected = f"{where}: plugin {obj['name']!r} rejects the stored parameters"
+        provenance = (obj.get("distribution", ""), obj.get("version", ""))  # "": older files
+        if not all(isinstance(v, str) for v in (obj["name"], *provenance)):
+            raise ValueError(f"{where}: a plugin's name, distribution and version must "
+                             "be strings")
         try:
-            plugin = get_registry().create(obj["name"], **params)
-        except TypeError as exc:
-            raise ValueError(f"{rejected}: {exc}") from None
+            cls = find_plugin_class(obj["name"], *provenance)
         except ValueError as exc:
             raise ValueError(f"{where}: the model needs a plugin that is not "
                              f"installed. {exc}") from None
+        try:
+            plugin = cls(**params)
+        except TypeError as exc:
+            raise ValueError(f"{rejected}: {exc}") from None
         try:
             plugin.validate()
         except (TypeError, ValueError) as exc:

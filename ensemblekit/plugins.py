@@ -19,22 +19,33 @@ Environment variables
     warning (for plugin authors and CI).
 ``ENSEMBLEKIT_TRACE_PLUGINS``
     Non-empty and not ``0``: print every training-hook call to stderr.
+``ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS``
+    Seconds a third-party plugin's import may take before discovery names it,
+    and where it is, on stderr (default 5; ``0`` turns the watchdog off).
+
+A plugin whose import raises anything but ``KeyboardInterrupt`` -- an
+``Exception``, ``SystemExit`` from ``sys.exit()``, another ``BaseException`` --
+is skipped with a :class:`PluginLoadWarning` naming its distribution.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import inspect
 import operator
 import os
+import re
 import sys
 import threading
+import traceback
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import pluggy
 from sklearn.base import BaseEstimator
 
@@ -102,20 +113,25 @@ class Plugin(BaseEstimator):
     name : str
         Name under which the plugin is registered and addressed (a class
         attribute).
-    zero_strength_params : dict or None
+    zero_strength_params : dict, callable or None
         A class attribute: the parameter values that switch the plugin off,
         e.g. ``{"alpha": 0.0}`` (training with them must equal training
         without the plugin); the conformance kit's
-        :func:`~ensemblekit.testing.check_zero_strength` uses them.  None (the
-        default) = the plugin has no off value.  The former name
+        :func:`~ensemblekit.testing.check_zero_strength` uses them.  When the
+        off value depends on the network, a function (a ``staticmethod``)
+        ``zero_strength_params(estimator)`` returning the values, or None when
+        that estimator has none.  None (the default) = the plugin has no off
+        value; the kit then reports the check as skipped.  The former name
         ``_zero_strength_params`` is still read, with a ``DeprecationWarning``.
     """
 
     #: Name under which the plugin is registered and addressed.
     name: str = ""
 
-    #: Parameter values that switch the plugin off; None = no off value.
-    zero_strength_params: ClassVar[Mapping[str, Any] | None] = None
+    #: Parameter values that switch the plugin off (or a function of the
+    #: estimator returning them); None = no off value.
+    zero_strength_params: ClassVar[
+        Mapping[str, Any] | Callable[[Any], Mapping[str, Any] | None] | None] = None
 
     def validate(self) -> None:
         """Check the plugin's parameters; raise ``ValueError``/``TypeError``.
@@ -304,9 +320,12 @@ def build_registry(entry_points: Iterable[importlib.metadata.EntryPoint] | None 
         if not _allowed(ep, dist):
             continue
         try:
-            module = ep.load()
+            module = _load_entry_point(ep, dist)
             _register_module(registry, pm, module, ep.name, (dist, version))
-        except Exception as exc:  # a broken plugin must not take the others down
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin (even sys.exit()) must not
+            # take the others, or the process, down
             if strict:
                 raise PluginError(
                     f"plugin {ep.name!r} from distribution {dist!r} failed to load: "
@@ -323,6 +342,70 @@ def build_registry(entry_points: Iterable[importlib.metadata.EntryPoint] | None 
                 stacklevel=2,
             )
     return registry
+
+
+#: Default of ``ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS``.
+IMPORT_WARN_SECONDS = 5.0
+
+
+def _import_warn_seconds() -> float:
+    value = os.environ.get("ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS", "")
+    try:
+        return float(value) if value.strip() else IMPORT_WARN_SECONDS
+    except ValueError:
+        return IMPORT_WARN_SECONDS
+
+
+def _load_entry_point(ep: importlib.metadata.EntryPoint, dist: str) -> Any:
+    """Import one entry point's module; name it on stderr if it takes too long.
+
+    A watchdog thread waits ``ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS`` (default
+    :data:`IMPORT_WARN_SECONDS`; ``0`` or less: no watchdog); if the import is
+    still running then, it writes which plugin and distribution is importing,
+    and where the import is at, to standard error.  The import itself is not
+    interrupted.
+    """
+    limit = _import_warn_seconds()
+    if limit <= 0:
+        return ep.load()
+    importer = threading.get_ident()
+
+    def report() -> None:
+        frame = sys._current_frames().get(importer)
+        where = "".join(traceback.format_stack(frame)[-3:]) if frame is not None else ""
+        sys.stderr.write(
+            f"ensemblekit: importing plugin {ep.name!r} from distribution {dist!r} has "
+            f"taken more than {limit:g} s (ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS); it "
+            f"is at:\n{where}"
+        )
+        sys.stderr.flush()
+
+    watchdog = threading.Timer(limit, report)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return ep.load()
+    finally:
+        watchdog.cancel()
+
+
+def entry_point_listing() -> list[dict[str, str]]:
+    """Describe the installed ``ensemblekit`` entry points without importing them.
+
+    Read from the distributions' metadata only: no plugin code runs.
+
+    Returns
+    -------
+    list of dict
+        One per entry point, sorted by name: ``name`` (the entry point's),
+        ``distribution``, ``version`` and ``module``.
+    """
+    rows = []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist, version = _dist_name(ep)
+        rows.append({"name": ep.name, "distribution": dist, "version": version,
+                     "module": ep.value.split(":")[0].strip()})
+    return sorted(rows, key=lambda r: (r["name"], r["distribution"]))
 
 
 def _version() -> str:
@@ -368,7 +451,117 @@ def set_registry(registry: Registry | None) -> Registry | None:
     global _REGISTRY
     with _LOCK:
         previous, _REGISTRY = _REGISTRY, registry
+        _PARTIAL.clear()
     return previous
+
+
+# --------------------------------------------------------------------------
+# one plugin by name, importing no more than it needs (model files)
+# --------------------------------------------------------------------------
+#: The distribution recorded for the built-in plugins.
+BUILTIN_DISTRIBUTION = "ensemblekit"
+
+_PARTIAL: dict[str, Registry] = {}  # "" = built-ins only; else built-ins + one distribution
+
+
+def _canonical(distribution: str) -> str:
+    """A distribution name as packaging normalises it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def _partial_registry(distribution: str) -> Registry:
+    """The built-ins plus the entry points of one installed distribution, cached."""
+    key = "" if distribution == BUILTIN_DISTRIBUTION else _canonical(distribution)
+    with _LOCK:
+        cached = _PARTIAL.get(key)
+    if cached is not None:
+        return cached
+    eps = [] if not key or env_flag("ENSEMBLEKIT_DISABLE_PLUGIN_AUTOLOAD") else [
+        ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if _canonical(_dist_name(ep)[0]) == key]
+    registry = build_registry(entry_points=eps)
+    with _LOCK:
+        return _PARTIAL.setdefault(key, registry)
+
+
+def install_hint(name: str, distribution: str, version: str) -> str:
+    """Say what to install for a plugin a model file names.
+
+    The version rule: at least the *major.minor* release series that wrote the
+    file (``0.1.3`` gives ``>=0.1``).  Patch releases keep a plugin's parameters
+    and fitted attributes, and pip installs the newest release that matches.
+
+    Parameters
+    ----------
+    name : str
+        The plugin's registered name.
+    distribution : str
+        The distribution the file records for it; ``""`` when it records none.
+    version : str
+        That distribution's version when the file was written (may be ``""``).
+
+    Returns
+    -------
+    str
+        E.g. ``"plugin 'orthoreg' is not installed: pip install
+        'ensemblekit-orthoreg>=0.1'"``.
+    """
+    if not distribution or distribution == BUILTIN_DISTRIBUTION:
+        return f"plugin {name!r} is not installed"
+    series = re.match(r"\d+(\.\d+)?", version or "")
+    spec = f">={series.group(0)}" if series else ""
+    return f"plugin {name!r} is not installed: pip install '{distribution}{spec}'"
+
+
+def find_plugin_class(name: str, distribution: str = "", version: str = "") -> type[Plugin]:
+    """Look up one plugin class, importing only what it needs.
+
+    Used by :func:`ensemblekit.load`, which knows from the model file the
+    distribution each plugin came from.  When the process-wide registry
+    (:func:`get_registry`) is already built it is used as it is.  Otherwise a
+    built-in is found without importing any third-party plugin, and a
+    third-party plugin through the entry points of its recorded distribution
+    only; a file that records no distribution (written before provenance was
+    recorded), or one whose distribution does not provide the name, falls back
+    to the full registry.
+
+    Parameters
+    ----------
+    name : str
+        The plugin's registered name.
+    distribution : str, default=""
+        The distribution the file records (``"ensemblekit"`` for built-ins).
+    version : str, default=""
+        Its recorded version, for the error message.
+
+    Returns
+    -------
+    type
+        The plugin class.
+
+    Raises
+    ------
+    ValueError
+        If no installed plugin has that name; the message says what to
+        ``pip install`` when the distribution is known, and lists the
+        registered plugins.
+    """
+    with _LOCK:
+        built = _REGISTRY
+    if built is None:
+        if distribution in ("", BUILTIN_DISTRIBUTION):
+            builtins = _partial_registry(BUILTIN_DISTRIBUTION)
+            if name in builtins.plugins:
+                return builtins.plugins[name]
+        else:
+            own = _partial_registry(distribution)
+            if name in own.plugins:
+                return own.plugins[name]
+    registry = get_registry()
+    if name in registry.plugins:
+        return registry.plugins[name]
+    raise ValueError(f"{install_hint(name, distribution, version)}. Registered plugins: "
+                     f"{', '.join(registry.names()) or '(none)'}.")
 
 
 # --------------------------------------------------------------------------
@@ -509,6 +702,72 @@ _EXCLUSIVE_HOOKS = {
 }
 
 
+#: Every hook name of :mod:`ensemblekit.hookspecs`, discovery hook included.
+ALL_HOOKS: tuple[str, ...] = tuple(n for n in dir(hookspecs) if n.startswith("ensemblekit_"))
+
+#: The attribute pluggy's :data:`~ensemblekit.hookimpl` marker sets on a function.
+HOOKIMPL_MARKER = "ensemblekit_impl"
+
+
+def hook_name_problems(plugin_class: type) -> list[str]:
+    """Say which ``ensemblekit_*`` methods of a plugin class would never be called.
+
+    The prefix ``ensemblekit_`` is reserved for hooks: pluggy silently ignores a
+    method that carries it but is not decorated with
+    :data:`ensemblekit.hookimpl`, and a name that is no hook at all (a typo such
+    as ``ensemblekit_epoch_ned``) would never be called either.  Decorated
+    methods with unknown names are caught by pluggy itself.
+
+    Parameters
+    ----------
+    plugin_class : type
+        The plugin's class.
+
+    Returns
+    -------
+    list of str
+        One sentence per problem, naming the method and, for an unknown name,
+        the nearest hook (``difflib``); empty when there is none.
+    """
+    problems = []
+    for attr in sorted(dir(plugin_class)):
+        method = getattr(plugin_class, attr, None)
+        if not attr.startswith("ensemblekit_") or not callable(method):
+            continue
+        if attr not in ALL_HOOKS:
+            close = difflib.get_close_matches(attr, ALL_HOOKS, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            problems.append(f"method {attr} is not an ensemblekit hook{hint} (the prefix "
+                            "ensemblekit_ is reserved for hooks)")
+        elif not hasattr(method, HOOKIMPL_MARKER):
+            problems.append(f"method {attr} is not decorated with @hookimpl (from "
+                            "ensemblekit import hookimpl), so it would never be called")
+    return problems
+
+
+def read_only(data: Any) -> Any:
+    """Return user data in a form a hook cannot change the caller's copy through.
+
+    Parameters
+    ----------
+    data : ndarray, sparse matrix, DataFrame or other
+        The caller's data, e.g. the ``X`` given to ``predict``.
+
+    Returns
+    -------
+    object
+        An ndarray: a view of it with ``flags.writeable`` False (writing raises
+        ``ValueError``; no copy).  Anything with a ``copy`` method (a sparse
+        matrix, a DataFrame): a copy.  Anything else: ``data`` itself.
+    """
+    if isinstance(data, np.ndarray):
+        view = data.view()
+        view.flags.writeable = False
+        return view
+    copy = getattr(data, "copy", None)
+    return copy() if callable(copy) else data
+
+
 class _HookCaller:
     """The hooks of one kind for one fit, with unimplemented hooks set to ``None``.
 
@@ -538,6 +797,10 @@ class _HookCaller:
             return
         pm = _new_manager()
         for name, plugin in plugins:
+            problems = hook_name_problems(type(plugin))
+            if problems:
+                raise PluginError(f"plugin {name!r} ({type(plugin).__name__}): "
+                                  f"{'; '.join(problems)}")
             try:
                 pm.register(plugin, name=name)
             except pluggy.PluginValidationError as exc:

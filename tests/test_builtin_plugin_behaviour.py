@@ -301,7 +301,9 @@ def test_misspelled_hook_is_an_error():
             pass
 
     X, y = load_iris(return_X_y=True)
-    with pytest.raises(PluginError, match="does not exist"):
+    with pytest.raises(PluginError, match="plugin 'typo' .*method ensemblekit_epoch_ends is "
+                                          "not an ensemblekit hook; did you mean "
+                                          "ensemblekit_epoch_end"):
         MLPClassifier(plugins=[Typo()]).fit(X, y)
 
 

@@ -8,6 +8,7 @@ distributions.
 
 import importlib
 import importlib.metadata
+import json
 import os
 import subprocess
 import sys
@@ -15,8 +16,12 @@ import textwrap
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from forge import craft, read_parts
 from sklearn.datasets import load_iris
 
+import ensemblekit
+import ensemblekit.plugins as plugins_module
 from ensemblekit import (
     Dropout,
     MLPClassifier,
@@ -26,7 +31,8 @@ from ensemblekit import (
     WeightDecay,
     hookimpl,
 )
-from ensemblekit.plugins import build_registry
+from ensemblekit.cli import cli
+from ensemblekit.plugins import build_registry, set_registry
 from ensemblekit.testing import isolated_registry
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -94,6 +100,13 @@ from ensemblekit import hookimpl
 def ensemblekit_register_plugins(register):
     register("thing", dict)
 ''',
+    "sys_exit": "import sys\nsys.exit(3)\n",
+    "base_exception": '''
+class Fatal(BaseException):
+    pass
+
+raise Fatal("no licence server")
+''',
 }
 
 MESSAGES = {
@@ -104,6 +117,8 @@ MESSAGES = {
     "duplicate": "plugin name 'dropout' is registered twice: by ensemblekit and by "
                  "ensemblekit-duplicate",
     "not_a_plugin": "plugin 'thing' must be a subclass of ensemblekit.Plugin",
+    "sys_exit": "SystemExit: 3",
+    "base_exception": "Fatal: no licence server",
 }
 
 
@@ -307,3 +322,155 @@ def test_state_change_with_several_implementations_names_them_all():
                                           r"ensemblekit_penalty \('vandal', 'weight_decay'\)"):
         MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, alpha=1e-3,
                       plugins=[_Vandal("rebind_grad")]).fit(X, y)
+
+
+# --------------------------------------------------------------------------
+# isolation from everything a plugin's import can do (issue 15, item 7)
+# --------------------------------------------------------------------------
+@pytest.fixture
+def fresh_registry():
+    """The process-wide registry rebuilt from what is installed, then restored."""
+    previous = set_registry(None)
+    yield
+    set_registry(previous)
+
+
+@pytest.mark.parametrize("kind", ["sys_exit", "base_exception"])
+def test_cli_and_fit_survive_a_plugin_that_exits_at_import(site, fresh_registry, kind):
+    site("good", GOOD)
+    dist = site(kind, BROKEN[kind])
+    with pytest.warns(PluginLoadWarning, match=f"from distribution {dist!r} failed to load"):
+        result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.stdout)
+    assert [f["distribution"] for f in listing["failures"]] == [dist]
+    assert "good" in {row["name"] for row in listing["plugins"]}
+    set_registry(None)
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(PluginLoadWarning, match=MESSAGES[kind]):
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, plugins=["good"]).fit(X, y)
+
+
+def test_ctrl_c_during_a_plugin_import_is_not_swallowed(site):
+    site("interrupted", "raise KeyboardInterrupt\n")
+    with pytest.raises(KeyboardInterrupt):
+        build_registry(entry_points=_fake_entry_points())
+
+
+def test_a_slow_plugin_import_is_named_on_stderr(site, monkeypatch, capsys):
+    dist = site("slow", "import time\ntime.sleep(0.8)\n")
+    monkeypatch.setenv("ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS", "0.2")
+    registry = build_registry(entry_points=_fake_entry_points())
+    assert not registry.failures  # slow is not broken: it loads, and is named
+    err = capsys.readouterr().err
+    assert (f"importing plugin 'slow' from distribution {dist!r} has taken more than 0.2 s "
+            "(ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS)") in err
+    assert "time.sleep(0.8)" in err  # where it is stuck
+
+
+def test_a_fast_import_says_nothing(site, monkeypatch, capsys):
+    site("good", GOOD)
+    monkeypatch.setenv("ENSEMBLEKIT_PLUGIN_IMPORT_WARN_SECONDS", "5")
+    build_registry(entry_points=_fake_entry_points())
+    assert capsys.readouterr().err == ""
+
+
+def test_plugins_no_import_reads_metadata_only(site, fresh_registry, tmp_path):
+    marker = tmp_path / "imported.txt"
+    dist = site("noisy", f"open({str(marker)!r}, 'w').close()\n" + GOOD)
+    module = next(ep.value for ep in _fake_entry_points() if ep.name == "noisy")
+    result = CliRunner().invoke(cli, ["plugins", "--no-import", "--json"])
+    assert result.exit_code == 0, result.output
+    entries = {e["name"]: e for e in json.loads(result.stdout)["entry_points"]}
+    assert entries["noisy"] == {"name": "noisy", "distribution": dist, "version": "1.0",
+                                "module": module}
+    assert entries["dropout"]["distribution"] == "ensemblekit"
+    text = CliRunner().invoke(cli, ["plugins", "--no-import"]).stdout
+    assert any(line.split()[:3] == ["noisy", dist, "1.0"] for line in text.splitlines())
+    assert not marker.exists() and module not in sys.modules
+
+
+# --------------------------------------------------------------------------
+# provenance in model files; loading imports only what a file names (item 5)
+# --------------------------------------------------------------------------
+def _plugin_entries(value):
+    """Every plugin entry of a parsed model.json, wherever it is nested."""
+    if isinstance(value, dict):
+        if value.get("$") == "plugin":
+            yield value
+        for v in value.values():
+            yield from _plugin_entries(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _plugin_entries(v)
+
+
+def _trained(plugins):
+    X, y = load_iris(return_X_y=True)
+    return MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0,
+                         plugins=plugins).fit(X, y), X
+
+
+def _saved_with_good(site, path):
+    """Train with the fake "good" and a WeightDecay, save to ``path``; model, X, parts."""
+    site("good", GOOD)
+    with isolated_registry(_fake_entry_points()):
+        clf, X = _trained(["good", WeightDecay()])
+        ensemblekit.save(clf, path)
+    return clf, X, *read_parts(path)
+
+
+def test_model_files_record_each_plugins_distribution(site, tmp_path):
+    document = _saved_with_good(site, tmp_path / "m.ekm")[2]
+    sources = {e["name"]: (e["distribution"], e["version"])
+               for e in _plugin_entries(document)}
+    assert sources == {"good": ("ensemblekit-good", "1.0"),
+                       "weight_decay": ("ensemblekit", ensemblekit.__version__)}
+
+
+def test_loading_imports_only_the_plugins_the_file_names(site, fresh_registry, tmp_path):
+    marker = tmp_path / "imported.txt"
+    site("good", GOOD)
+    site("noisy", f"open({str(marker)!r}, 'w').close()\n")
+    modules = {ep.name: ep.value for ep in _fake_entry_points()}
+    builtin_only, X = _trained([WeightDecay()])
+    ensemblekit.save(builtin_only, tmp_path / "wd.ekm")
+    ensemblekit.save(_trained(["good"])[0], tmp_path / "good.ekm")  # full discovery
+    assert marker.exists()
+    marker.unlink()
+    for module in modules.values():
+        sys.modules.pop(module)
+    set_registry(None)
+
+    loaded = ensemblekit.load(tmp_path / "wd.ekm")
+    np.testing.assert_array_equal(loaded.predict(X), builtin_only.predict(X))
+    assert not marker.exists() and modules["good"] not in sys.modules
+    assert plugins_module._REGISTRY is None  # the full registry was never built
+
+    assert type(ensemblekit.load(tmp_path / "good.ekm").plugins_[0][1]).__name__ == "Good"
+    assert modules["good"] in sys.modules  # its own distribution, and only that one
+    assert not marker.exists() and modules["noisy"] not in sys.modules
+
+
+def test_a_missing_plugin_says_what_to_install(site, fresh_registry, tmp_path):
+    site("good", GOOD)
+    clf, _ = _trained(["good"])
+    ensemblekit.save(clf, tmp_path / "m.ekm")
+    document, arrays = read_parts(tmp_path / "m.ekm")
+    for entry in _plugin_entries(document):
+        entry.update(name="orthoreg", distribution="ensemblekit-orthoreg", version="0.1.3")
+    craft(tmp_path / "moved.ekm", document, arrays)
+    set_registry(None)
+    with pytest.raises(ValueError, match="plugin 'orthoreg' is not installed: pip install "
+                                         "'ensemblekit-orthoreg>=0.1'"):
+        ensemblekit.load(tmp_path / "moved.ekm")
+
+
+def test_files_without_provenance_still_load(site, tmp_path):
+    clf, X, document, arrays = _saved_with_good(site, tmp_path / "m.ekm")
+    for entry in _plugin_entries(document):
+        del entry["distribution"], entry["version"]
+    craft(tmp_path / "old.ekm", document, arrays)
+    with isolated_registry(_fake_entry_points()):
+        np.testing.assert_array_equal(ensemblekit.load(tmp_path / "old.ekm").predict(X),
+                                      clf.predict(X))

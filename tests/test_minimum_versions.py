@@ -5,6 +5,11 @@ every runtime dependency at ``==`` its declared minimum, plus pytest, and ensemb
 itself with ``--no-deps``; then a bounded subset of the suite and a command-line training
 run execute there.  Skipped only when the packages cannot be downloaded.  About a
 minute with a warm pip cache; every subprocess has a timeout.
+
+The build requirement is tested the same way: ensemblekit and one plugin
+distribution are built (``pip wheel --no-build-isolation --no-deps``) in a fresh
+venv holding the oldest setuptools series the ``pyproject.toml`` files allow
+(77.0.x: PEP 639's ``license = "BSD-3-Clause"`` fails to build on 70 and 76).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 import shutil
 import subprocess
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -140,3 +146,62 @@ def test_command_line_trains_on_the_minimums(oldest: Path) -> None:
                 timeout=120, cwd=work, what="loading the model")
     assert load.returncode == 0, load.stderr
     assert load.stdout.strip() == "Pipeline", load.stdout
+
+
+# --------------------------------------------------------------------------
+# the build requirement: PEP 639 ``license = "BSD-3-Clause"`` needs setuptools 77
+# --------------------------------------------------------------------------
+PYPROJECTS = (ROOT / "pyproject.toml", *sorted((ROOT / "plugins").glob("*/pyproject.toml")))
+
+
+def minimum_setuptools() -> str:
+    """The ``setuptools>=`` bound every pyproject.toml of the repository declares.
+
+    Returns
+    -------
+    str
+        The minimum version (one for all of them: the test fails otherwise).
+    """
+    bounds = set()
+    for path in PYPROJECTS:
+        requires = tomllib.loads(path.read_text())["build-system"]["requires"]
+        (match,) = [re.fullmatch(r"setuptools\s*>=\s*([0-9.]+)", r) for r in requires]
+        assert match, f"{path}: {requires!r} has no plain 'setuptools>=' minimum"
+        bounds.add(match[1])
+    assert len(bounds) == 1, f"the pyproject.toml files disagree: {sorted(bounds)}"
+    return bounds.pop()
+
+
+def test_the_build_requirement_is_enough_for_the_license_expression() -> None:
+    assert Version(minimum_setuptools()) >= Version("77")  # PEP 639 support
+    for path in PYPROJECTS:
+        assert tomllib.loads(path.read_text())["project"]["license"] == "BSD-3-Clause"
+
+
+@pytest.mark.parametrize("what", ["ensemblekit", "ensemblekit-maxnorm"])
+def test_builds_with_the_minimum_setuptools(what: str, tmp_path: Path) -> None:
+    minimum = Version(minimum_setuptools())
+    venv.EnvBuilder(with_pip=True, clear=True).create(tmp_path / "venv")
+    python = tmp_path / "venv" / "bin" / "python"
+    series = f"{minimum.major}.{minimum.minor}.*"  # the oldest release series allowed
+    _install(python, [f"setuptools=={series}"], tmp_path, f"setuptools {series}")
+    # a copy of the source, so that building writes nothing into the repository
+    source = tmp_path / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "tests")
+    if what == "ensemblekit":
+        shutil.copytree(ROOT / "ensemblekit", source / "ensemblekit", ignore=ignore)
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, source / name)
+    else:
+        shutil.copytree(ROOT / "plugins" / what, source, ignore=ignore)
+    proc = _run([str(python), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
+                 "-w", str(tmp_path / "dist"), str(source)],
+                timeout=PIP_TIMEOUT, cwd=tmp_path, what=f"building {what}")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    version = _run([str(python), "-c", "import setuptools; print(setuptools.__version__)"],
+                   timeout=60, cwd=tmp_path, what="the setuptools version").stdout.strip()
+    assert Version(version).release[:2] == (minimum.major, minimum.minor), version
+    (wheel,) = (tmp_path / "dist").glob(f"{what.replace('-', '_')}-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        (metadata,) = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        assert "License-Expression: BSD-3-Clause" in zf.read(metadata).decode()

@@ -54,5 +54,40 @@ def test_every_switch_is_on_the_security_page():
     security = (ROOT / "docs" / "plugins-security.md").read_text()
     plugins_py = (ROOT / "ensemblekit" / "plugins.py").read_text()
     switches = set(re.findall(r"ENSEMBLEKIT_[A-Z_]+", plugins_py))
-    assert len(switches) == 4
+    assert len(switches) == 5
     assert all(f"`{s}=" in security for s in switches)
+
+
+_VERSION = re.compile(r"\b\d+(\.\d+)+\b")
+
+
+def test_tutorial_plugins_listing_is_what_the_command_prints():
+    from click.testing import CliRunner
+
+    from ensemblekit.cli import cli
+
+    text = TUTORIAL.read_text()
+    after = text[text.index("pip install -e .\nensemblekit plugins\n```"):]
+    (sample,) = re.findall(r"^```text\n(.*?)^```", after, re.MULTILINE | re.DOTALL)[:1]
+    printed = CliRunner().invoke(cli, ["plugins"]).stdout.splitlines()
+    # versions differ between the environment and the docs; the fields must not
+    by_name = {line.split()[0]: _VERSION.sub("V", line).split() for line in printed}
+    shown = [line for line in sample.splitlines() if line != "..."]
+    assert len(shown) == 3
+    for line in shown:
+        assert _VERSION.sub("V", line).split() == by_name[line.split()[0]], line
+
+
+def test_default_alpha_adds_weight_decay_beside_a_third_party_penalty():
+    from ensemblekit import MLPClassifier, WeightDecay
+    from ensemblekit.testing import toy_classification
+
+    X, y = toy_classification()
+    names = [n for n, _ in MLPClassifier(max_iter=1, plugins=["l1"]).fit(X, y).plugins_]
+    assert names == ["l1", "weight_decay"]
+    alone = MLPClassifier(max_iter=1, alpha=0, plugins=["l1"]).fit(X, y).plugins_
+    assert [n for n, _ in alone] == ["l1"]
+    assert not any(isinstance(p, WeightDecay) for _, p in alone)
+    text = TUTORIAL.read_text()
+    assert "default `alpha` adds weight decay beside your plugin" in text
+    assert "`MLPClassifier(alpha=0, plugins=[\"l1\"])`" in text

@@ -396,3 +396,59 @@ def test_toy_datasets():
     assert X.shape == (150, 4) and X.dtype == np.float32 and set(y) == {0, 1, 2}
     X, y = toy_regression()
     assert X.shape == (200, 10) and abs(y.mean()) < 1e-12 and y.std() == pytest.approx(1)
+
+
+# --------------------------------------------------------------------------
+# a check that does not apply is skipped, not passed (issue 15, item 8)
+# --------------------------------------------------------------------------
+class _OffDependsOnTheEstimator(_Base):
+    """Off at alpha=0, but only for stochastic solvers; the kit trains with sgd."""
+
+    seen_: list = []
+
+    @staticmethod
+    def zero_strength_params(estimator):
+        _OffDependsOnTheEstimator.seen_.append(estimator.solver)
+        return {"alpha": 0.0} if estimator.solver != "lbfgs" else None
+
+    @hookimpl
+    def ensemblekit_after_step(self, params):
+        for p in params:
+            p *= 1.0 - self.alpha
+
+
+class _NoOffForThisEstimator(_OffDependsOnTheEstimator):
+    zero_strength_params = staticmethod(lambda estimator: None)
+
+
+def test_check_plugin_reports_skipped_checks_distinctly():
+    results = check_plugin(Dropout(0.3))  # no penalty; declares {"rate": 0.0}
+    assert results["check_penalty_gradient"] == (
+        "skipped (the plugin implements no ensemblekit_penalty)")
+    assert results["check_zero_strength"] == "passed"
+    assert results["check_pickle"] == "passed"
+    results = check_plugin(_Base())  # declares no off value
+    assert results["check_zero_strength"] == (
+        "skipped (the plugin declares no off value: zero_strength_params is None)")
+    assert check_zero_strength(_Base()).reason.startswith("the plugin declares no off value")
+
+
+def test_an_off_value_may_depend_on_the_estimator():
+    _OffDependsOnTheEstimator.seen_.clear()
+    assert check_zero_strength(_OffDependsOnTheEstimator()) is None  # ran, and passed
+    assert _OffDependsOnTheEstimator.seen_ == ["sgd"]
+    assert str(check_zero_strength(_NoOffForThisEstimator())) == (
+        "skipped (zero_strength_params(estimator) returned None: no off value for the "
+        "check's estimator)")
+    with pytest.raises(AssertionError, match="training differs"):
+        check_zero_strength(_OffDependsOnTheEstimator(), lambda est: {"alpha": 0.5})
+
+
+@parametrize_with_plugin_checks([_Base()])
+def test_parametrized_checks_skip_with_the_reason(plugin, check, request):
+    name = request.node.callspec.id.rsplit("-", 1)[1]
+    if name in ("check_penalty_gradient", "check_zero_strength"):
+        with pytest.raises(pytest.skip.Exception, match="no off value|no ensemblekit_penalty"):
+            check(plugin)
+    else:
+        check(plugin)

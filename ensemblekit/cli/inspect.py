@@ -10,7 +10,13 @@ from typing import Any
 
 import click
 
-from ..plugins import ENTRY_POINT_GROUP, env_flag, get_registry, plugin_role
+from ..plugins import (
+    ENTRY_POINT_GROUP,
+    entry_point_listing,
+    env_flag,
+    get_registry,
+    plugin_role,
+)
 from . import common
 from . import data as data_
 from .report import write_report
@@ -62,12 +68,24 @@ def _not_loaded() -> list[dict[str, str]]:
 @click.option("--all", "show_all", is_flag=True,
               help="Also show each plugin's hooks and class, and the installed plugins "
                    "that were not loaded (autoload off or not allowed) with the reason.")
-def plugins(as_json: bool, show_all: bool) -> None:
+@click.option("--no-import", "no_import", is_flag=True,
+              help="List the installed entry points from their distributions' metadata "
+                   "only, importing no plugin (names are entry-point names, not plugin "
+                   "names; no roles or parameters).")
+def plugins(as_json: bool, show_all: bool, no_import: bool) -> None:
     """List installed plugins, their role and parameters, and failures to load.
 
     Roles: training plugins go in --plugin; combiners, samplers and strategies
     in --combiner, --bootstrap and --strategy of an ensemble.
     """
+    if no_import:
+        entries = entry_point_listing()
+        if as_json:
+            click.echo(json.dumps({"entry_points": entries}, indent=2))
+        for entry in [] if as_json else entries:
+            source = f"{entry['distribution']} {entry['version']}"
+            click.echo(f"{entry['name']:<18} {source:<27} {entry['module']}")
+        return
     rows = _plugin_rows()
     failures = get_registry().failures
     skipped = _not_loaded() if show_all else []

@@ -24,6 +24,7 @@ In a plugin distribution's tests::
 """
 
 from ._checks import (
+    Skipped,
     check_determinism,
     check_float32,
     check_hook_signatures,
@@ -39,6 +40,7 @@ from ._checks import (
 from ._helpers import isolated_registry, registered_plugin, toy_classification, toy_regression
 
 __all__ = [
+    "Skipped",
     "check_determinism",
     "check_float32",
     "check_hook_signatures",

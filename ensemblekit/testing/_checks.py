@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import math
 import pickle
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import hookspecs
 from ..mlp import MLPClassifier
-from ..plugins import Hooks, Plugin, PluginError
+from ..plugins import HOOKIMPL_MARKER, Hooks, Plugin, PluginError, hook_name_problems
 from ._helpers import toy_classification
 
 __all__ = [
@@ -49,7 +49,33 @@ TRAINING_PARAMS: dict[str, Any] = {
 }
 
 _HOOKS = {n: getattr(hookspecs, n) for n in dir(hookspecs) if n.startswith("ensemblekit_")}
-_MARKER = "ensemblekit_impl"
+_MARKER = HOOKIMPL_MARKER
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """What a check returns when it cannot apply to a plugin, and why.
+
+    A check that passes returns ``None``, one that fails raises
+    ``AssertionError``; one that does not apply (a penalty-gradient check on a
+    plugin without a penalty, a zero-strength check on a plugin without an off
+    value) returns a ``Skipped``, so that it is never reported as passed.
+
+    Parameters
+    ----------
+    reason : str
+        Why the check did not run.
+    """
+
+    reason: str
+
+    def __str__(self) -> str:
+        return f"skipped ({self.reason})"
+
+
+#: What ``zero_strength_params`` may be: the off values, a function of the
+#: estimator returning them (or None), or None (no off value).
+ZeroStrength = Mapping[str, Any] | Callable[[Any], Mapping[str, Any] | None] | None
 
 
 def _fail(check: str, plugin: Any, message: str) -> None:
@@ -110,20 +136,15 @@ def check_hook_signatures(plugin: Plugin) -> None:
     if not isinstance(plugin.name, str) or not plugin.name:
         _fail(check, plugin, "the class needs a non-empty str attribute `name` (the "
                              "name it is registered and addressed by)")
+    problems = hook_name_problems(type(plugin))  # the same rule as every fit's
+    if problems:
+        _fail(check, plugin, problems[0])
     for attr in sorted(dir(type(plugin))):
         if not attr.startswith("ensemblekit_"):
             continue
         method = getattr(type(plugin), attr)
         if not callable(method):
             continue
-        if not hasattr(method, _MARKER):
-            _fail(check, plugin, f"method {attr} is not decorated with @hookimpl "
-                                 "(from ensemblekit import hookimpl): it would never be "
-                                 "called")
-        if attr not in _HOOKS:
-            close = difflib.get_close_matches(attr, _HOOKS, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            _fail(check, plugin, f"{attr} is not an ensemblekit hook{hint}")
         if attr == "ensemblekit_register_plugins":
             _fail(check, plugin, "ensemblekit_register_plugins is a discovery hook: "
                                  "implement it as a function of the plugin's module, "
@@ -218,7 +239,7 @@ def check_pickle(plugin: Plugin) -> None:
             _fail(check, plugin, "the unpickled network predicts differently")
 
 
-def check_penalty_gradient(plugin: Plugin) -> None:
+def check_penalty_gradient(plugin: Plugin) -> Skipped | None:
     """What ``ensemblekit_penalty`` adds to the gradients is the gradient of its value.
 
     The hook is called (through a training plugin manager, after
@@ -227,16 +248,20 @@ def check_penalty_gradient(plugin: Plugin) -> None:
     value it returns, on random weights and biases away from zero (where
     penalties such as L1 have a kink).  Also checks that the value is a finite
     number and that the hook leaves ``coefs`` and ``intercepts`` unchanged.
-    Plugins without a penalty pass trivially.
 
     Parameters
     ----------
     plugin : ensemblekit.Plugin
         The plugin instance to check.
+
+    Returns
+    -------
+    Skipped or None
+        :class:`Skipped` for a plugin without ``ensemblekit_penalty``.
     """
     check = "check_penalty_gradient"
     if not _implements(plugin, "ensemblekit_penalty"):
-        return
+        return Skipped("the plugin implements no ensemblekit_penalty")
     est = _fit(plugin)
     X, _ = toy_classification()
     hooks = Hooks([(plugin.name, clone(plugin))])
@@ -289,9 +314,10 @@ def check_penalty_gradient(plugin: Plugin) -> None:
         _fail(check, plugin, "the gradient ensemblekit_penalty adds does not match finite "
                              f"differences of the value it returns: {analytic_a[worst]!r} "
                              f"added vs {numeric_a[worst]!r} measured")
+    return None
 
 
-def _declared_zero_strength(cls: type[Plugin]) -> Mapping[str, Any] | None:
+def _declared_zero_strength(cls: type[Plugin]) -> ZeroStrength:
     """The parameter values a plugin class declares to switch itself off.
 
     The nearest class in the MRO that sets ``zero_strength_params`` or the
@@ -305,12 +331,15 @@ def _declared_zero_strength(cls: type[Plugin]) -> Mapping[str, Any] | None:
 
     Returns
     -------
-    dict or None
-        The declared values, or None when the plugin has no off value.
+    dict, callable or None
+        The declared values, a function of the estimator returning them, or
+        None when the plugin has no off value.
     """
     for klass in cls.__mro__:
         if "zero_strength_params" in vars(klass):
-            return vars(klass)["zero_strength_params"]
+            declared = vars(klass)["zero_strength_params"]
+            # a function in the class body, plain or a staticmethod: not bound
+            return declared.__func__ if isinstance(declared, staticmethod) else declared
         if "_zero_strength_params" in vars(klass):
             warnings.warn(
                 f"{klass.__module__}.{klass.__qualname__} declares _zero_strength_params; "
@@ -322,13 +351,16 @@ def _declared_zero_strength(cls: type[Plugin]) -> Mapping[str, Any] | None:
 
 
 def check_zero_strength(plugin: Plugin,
-                        zero_strength_params: Mapping[str, Any] | None = None) -> None:
+                        zero_strength_params: ZeroStrength = None) -> Skipped | None:
     """At zero strength the plugin changes nothing: training equals no plugin.
 
     The parameters that switch the plugin off come from
     ``zero_strength_params`` or else the class attribute
     :attr:`Plugin.zero_strength_params <ensemblekit.Plugin>` (e.g.
-    ``{"alpha": 0.0}``); a plugin that declares neither passes trivially.  A
+    ``{"alpha": 0.0}``).  Either may be a function of the estimator the check
+    trains (an unfitted ``MLPClassifier``) returning the values, or None when
+    that estimator has none, for a plugin whose off value depends on the
+    network.  A plugin without an off value (None) is *skipped*, not passed.  A
     class that still declares the former name ``_zero_strength_params`` is
     read too, with a ``DeprecationWarning`` naming the class.  The same
     random stream must be used: a plugin that still draws random numbers at
@@ -338,14 +370,25 @@ def check_zero_strength(plugin: Plugin,
     ----------
     plugin : ensemblekit.Plugin
         The plugin instance to check.
-    zero_strength_params : dict, optional
-        Parameter values that switch the plugin off.
+    zero_strength_params : dict or callable, optional
+        Parameter values that switch the plugin off, or
+        ``f(estimator) -> dict or None``.
+
+    Returns
+    -------
+    Skipped or None
+        :class:`Skipped` when the plugin has no off value (for this estimator).
     """
     check = "check_zero_strength"
     zero = (zero_strength_params if zero_strength_params is not None
             else _declared_zero_strength(type(plugin)))
     if zero is None:
-        return
+        return Skipped("the plugin declares no off value: zero_strength_params is None")
+    if callable(zero):
+        zero = zero(MLPClassifier(**TRAINING_PARAMS))
+        if zero is None:
+            return Skipped("zero_strength_params(estimator) returned None: no off value "
+                           "for the check's estimator")
     unknown = sorted(set(zero) - set(plugin.get_params(deep=False)))
     if unknown:
         _fail(check, plugin, f"zero-strength parameters {unknown} are not parameters of "
@@ -359,6 +402,7 @@ def check_zero_strength(plugin: Plugin,
     if not np.allclose(off.loss_curve_, none.loss_curve_, rtol=1e-12, atol=0):
         _fail(check, plugin, f"with {dict(zero)} the loss differs from the loss without "
                              "the plugin")
+    return None
 
 
 def check_train_vs_predict(plugin: Plugin) -> None:
@@ -439,22 +483,23 @@ def check_float32(plugin: Plugin) -> None:
 # --------------------------------------------------------------------------
 # running them
 # --------------------------------------------------------------------------
-def plugin_checks(plugin: Plugin, *, zero_strength_params: Mapping[str, Any] | None = None
-                  ) -> Iterator[Callable[[Plugin], None]]:
+def plugin_checks(plugin: Plugin, *, zero_strength_params: ZeroStrength = None
+                  ) -> Iterator[Callable[[Plugin], Skipped | None]]:
     """Yield the checks :func:`check_plugin` runs, each a callable taking the plugin.
 
     Parameters
     ----------
     plugin : ensemblekit.Plugin
         The plugin the checks are for.
-    zero_strength_params : dict, optional
+    zero_strength_params : dict or callable, optional
         Passed to :func:`check_zero_strength`.
 
     Yields
     ------
     check : callable
-        ``check(plugin)`` raises ``AssertionError`` naming the check and the
-        problem.
+        ``check(plugin)`` returns None when it passes, a :class:`Skipped`
+        when it does not apply, and raises ``AssertionError`` naming the check
+        and the problem when it fails.
     """
     _check_is_plugin(plugin)
     yield check_hook_signatures
@@ -467,8 +512,8 @@ def plugin_checks(plugin: Plugin, *, zero_strength_params: Mapping[str, Any] | N
     yield check_float32
 
 
-def check_plugin(plugin: Plugin, *, zero_strength_params: Mapping[str, Any] | None = None
-                 ) -> None:
+def check_plugin(plugin: Plugin, *, zero_strength_params: ZeroStrength = None
+                 ) -> dict[str, str]:
     """Run every conformance check on ``plugin``; raise at the first failure.
 
     The checks: hook names and signatures against the specifications,
@@ -483,9 +528,16 @@ def check_plugin(plugin: Plugin, *, zero_strength_params: Mapping[str, Any] | No
     ----------
     plugin : ensemblekit.Plugin
         An instance of the plugin class (its parameters are used as given).
-    zero_strength_params : dict, optional
-        Parameter values that switch the plugin off; default the class
-        attribute ``zero_strength_params`` (no check when neither is given).
+    zero_strength_params : dict or callable, optional
+        Parameter values that switch the plugin off, or a function of the
+        estimator returning them; default the class attribute
+        ``zero_strength_params`` (the check is skipped when neither is given).
+
+    Returns
+    -------
+    dict
+        ``{check name: "passed" or "skipped (reason)"}``, in the order run:
+        a check that does not apply is reported as skipped, never as passed.
 
     Raises
     ------
@@ -498,10 +550,28 @@ def check_plugin(plugin: Plugin, *, zero_strength_params: Mapping[str, Any] | No
     --------
     >>> from ensemblekit import WeightDecay
     >>> from ensemblekit.testing import check_plugin
-    >>> check_plugin(WeightDecay(alpha=1e-3), zero_strength_params={"alpha": 0.0})
+    >>> results = check_plugin(WeightDecay(alpha=1e-3), zero_strength_params={"alpha": 0.0})
+    >>> results["check_zero_strength"]
+    'passed'
     """
+    results = {}
     for check in plugin_checks(plugin, zero_strength_params=zero_strength_params):
-        check(plugin)
+        outcome = check(plugin)
+        results[_check_name(check)] = "passed" if outcome is None else str(outcome)
+    return results
+
+
+def _pytest_skipping(check: Callable[[Plugin], Skipped | None]) -> Callable[[Plugin], None]:
+    """Wrap a check so that a :class:`Skipped` outcome is a pytest skip."""
+    import pytest
+
+    def run(plugin: Plugin) -> None:
+        outcome = check(plugin)
+        if outcome is not None:
+            pytest.skip(outcome.reason)
+
+    run.__name__ = run.__qualname__ = _check_name(check)
+    return run
 
 
 def _check_name(check: Callable) -> str:
@@ -511,7 +581,7 @@ def _check_name(check: Callable) -> str:
 def parametrize_with_plugin_checks(
     plugins: Iterable[Plugin],
     *,
-    zero_strength_params: Mapping[str, Mapping[str, Any]] | None = None,
+    zero_strength_params: Mapping[str, ZeroStrength] | None = None,
 ) -> Any:
     """A ``pytest.mark.parametrize`` running every check on every plugin.
 
@@ -524,8 +594,9 @@ def parametrize_with_plugin_checks(
     plugins : iterable of ensemblekit.Plugin
         Plugin instances.
     zero_strength_params : dict, optional
-        ``{plugin name: {param: value}}`` for plugins whose class declares no
-        ``zero_strength_params``.
+        ``{plugin name: {param: value} or callable}`` for plugins whose class
+        declares no ``zero_strength_params``.  A check that does not apply to
+        a plugin is reported by pytest as skipped, with the reason.
 
     Returns
     -------
@@ -548,7 +619,8 @@ def parametrize_with_plugin_checks(
     for plugin in plugins:
         _check_is_plugin(plugin)
         for check in plugin_checks(plugin, zero_strength_params=zero.get(plugin.name)):
-            cases.append(pytest.param(plugin, check, id=f"{plugin!r}-{_check_name(check)}"))
+            cases.append(pytest.param(plugin, _pytest_skipping(check),
+                                      id=f"{plugin!r}-{_check_name(check)}"))
     return pytest.mark.parametrize("plugin, check", cases)
 
 
