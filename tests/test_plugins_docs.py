@@ -91,3 +91,23 @@ def test_default_alpha_adds_weight_decay_beside_a_third_party_penalty():
     text = TUTORIAL.read_text()
     assert "default `alpha` adds weight decay beside your plugin" in text
     assert "`MLPClassifier(alpha=0, plugins=[\"l1\"])`" in text
+
+
+def test_tutorial_schedule_chapter_runs(tmp_path, monkeypatch):
+    """Chapter 9: a third-party schedule trains, ensembles (n_jobs=2), saves, loads, resumes."""
+    text = TUTORIAL.read_text()
+    chapter = text[text.index("## 9. Another hook: a learning-rate schedule"):]
+    blocks = re.findall(r"^```python\n(.*?)^```", chapter, re.MULTILINE | re.DOTALL)
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "tutorial_schedule"}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"tutorial chapter 9, block {i + 1}", "exec"), namespace)  # noqa: S102
+    here = namespace["here"]
+    # the decay reached the resumed model: 6 epochs of 9 steps at decay_steps=20
+    assert here.n_steps_ == 6 * 9
+    assert here.optimizer_.learning_rate == 0.2 * 0.5 ** ((here.n_steps_ - 1) / 20)
+    two = namespace["ExponentialDecay"](decay_rate=0.9)
+    with pytest.raises(Exception, match="all implement ensemblekit_learning_rate"):
+        namespace["MLPClassifier"](solver="sgd", plugins=[two, "step_decay"]).fit(
+            namespace["X"], namespace["y"])
