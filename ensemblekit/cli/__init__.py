@@ -25,7 +25,6 @@ import sys
 from typing import Any
 
 import click
-from click.utils import make_default_short_help
 
 from .. import __version__
 
@@ -101,8 +100,9 @@ class _Group(click.Group):
         """
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(len(name) for name in names)
-        rows = [(name, make_default_short_help(COMMANDS[name][2], limit)
-                 if name in COMMANDS else self.commands[name].get_short_help_str(limit))
+        # a command not imported yet is shortened as click shortens a loaded one's help
+        rows = [(name, (click.Command(name, help=COMMANDS[name][2]) if name in COMMANDS
+                        else self.commands[name]).get_short_help_str(limit))
                 for name in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)

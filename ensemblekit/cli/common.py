@@ -180,7 +180,9 @@ def _option(*decls: str, name: str, **attrs: Any) -> click.Option:
     attrs.setdefault("show_default", setting.default is not None and setting.kind != "specs"
                      and (not flag or "/" in decls[0]))
     if setting.kind == "int" and (setting.low is not None or setting.high is not None):
-        attrs["type"] = click.IntRange(setting.low, setting.high)
+        attrs["type"] = click.IntRange(
+            None if setting.low is None else int(setting.low),
+            None if setting.high is None else int(setting.high))
     elif setting.kind == "int":
         attrs["type"] = click.INT
     elif setting.kind == "float" and (setting.low is not None or setting.high is not None):
