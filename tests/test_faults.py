@@ -390,7 +390,7 @@ def test_ctrl_c_in_the_command_line_exits_130_and_writes_no_model(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-c", "from ensemblekit.cli import cli; cli()", "train", str(data),
          "--out", str(out), "--verbose", "--hidden", "32", "--max-iter", "100000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
     try:
         first = proc.stderr.readline()
         assert first.startswith("epoch 1/100000"), first
@@ -405,6 +405,66 @@ def test_ctrl_c_in_the_command_line_exits_130_and_writes_no_model(tmp_path):
     assert out.read_bytes() == b"previous model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.csv", "model.ekm"]
 
+
+
+def _sigint_default() -> None:
+    """In the child: Ctrl-C's default handling, even when pytest runs with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _entry_point(how: str) -> list[str]:
+    """The command line as installed: the console script pip writes, or ``python -m``.
+
+    The script is the one pip generates from ``[project.scripts]`` of
+    ``pyproject.toml``, run with this interpreter (so it imports this tree);
+    ``-X importtime`` makes each import report itself on stderr as it ends.
+    """
+    if how == "python -m ensemblekit":
+        return [sys.executable, "-X", "importtime", "-m", "ensemblekit"]
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    module, function = re.search(r'^ensemblekit = "([\w.]+):(\w+)"', pyproject, re.M).groups()
+    script = (f"import re, sys; from {module} import {function}; "
+              f"sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0]); "
+              f"sys.exit({function}())")
+    return [sys.executable, "-X", "importtime", "-c", script]
+
+
+def _imported(line: str) -> str:
+    """The module an ``-X importtime`` line reports as imported, or ``""``."""
+    return line.rsplit("|", 1)[-1].strip() if line.startswith("import time:") else ""
+
+
+@posix_signals
+@pytest.mark.parametrize("how", ["console script", "python -m ensemblekit"])
+@pytest.mark.parametrize("when", ["numpy", "sklearn.base", "ensemblekit.cli.train", "epoch 1/"])
+def test_ctrl_c_at_any_moment_of_the_command_line_exits_130_in_one_line(how, when, tmp_path):
+    """SIGINT while the command line imports numpy, scikit-learn, itself, or trains.
+
+    The signal is sent when stderr shows the point reached (the import of a
+    module has ended, or the first epoch), never after a delay.
+    """
+    out = tmp_path / "model.ekm"
+    proc = subprocess.Popen(
+        [*_entry_point(how), "train", "--verbose", "--hidden", "32", "--max-iter", "100000",
+         "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if _imported(line) == when or line.startswith(when):
+                proc.send_signal(signal.SIGINT)
+                break
+        else:
+            pytest.fail(f"{when!r} never reached: {''.join(seen[-5:])}")
+        stdout, rest = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.communicate()
+    stderr = [line for line in rest.splitlines() if not _imported(line)]
+    assert proc.returncode == 130, (proc.returncode, stderr)
+    assert stderr == ["interrupted: no model written" if when == "epoch 1/" else "interrupted"]
+    assert not out.exists() and "model written" not in stdout
 
 # --------------------------------------------------------------------------
 # saving: read-only directories, full disks

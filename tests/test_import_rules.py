@@ -74,7 +74,7 @@ ESTIMATORS = frozenset({
 ESTIMATORS_MUST_NOT_IMPORT = ("ensemblekit.io", "ensemblekit.cli")
 # the click group: it imports its commands, never the other way round
 CLI_GROUP = "ensemblekit.cli"
-# `python -m ensemblekit`; the console script `ensemblekit.cli:cli` lives in pyproject.toml
+# `python -m ensemblekit` and the console script `ensemblekit.__main__:main` (pyproject.toml)
 CLI_ENTRY_POINTS = frozenset({"ensemblekit.__main__"})
 # the flat CLI modules from before cli/ became a package (issue 14): command modules until gone
 LEGACY_CLI_PREFIX = "ensemblekit._cli_"

@@ -10,7 +10,8 @@ tables in :mod:`.data`.
 Model files are read and written by :mod:`ensemblekit.io`, never with pickle.
 Usage errors exit with status 2, problems with the user's files or settings
 with status 1 and one line on stderr; ``--debug`` (before the command) shows
-the traceback of an unexpected error instead.
+the traceback of an unexpected error instead.  Ctrl-C exits with status 130
+and one line (``interrupted``), never a traceback nor click's ``Aborted!``.
 
 A command's module is imported only when that command runs (or its own
 ``--help`` is asked for): they import scikit-learn, pandas and scipy, which
@@ -27,6 +28,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from .._interrupt import exit_interrupted
 
 __all__ = ["COMMANDS", "cli"]
 
@@ -51,7 +53,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 class _Group(click.Group):
     """A group that imports a command on first use and turns any unexpected
-    exception into one line (exit 1)."""
+    exception into one line (exit 1), and Ctrl-C into status 130."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command's name, sorted, without importing any.
@@ -107,6 +109,31 @@ class _Group(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        """Parse the command line; Ctrl-C meanwhile exits 130, as during a command.
+
+        Parameters
+        ----------
+        info_name : str or None
+            The program's name.
+        args : list of str
+            The arguments.
+        parent : click.Context or None, default=None
+            The parent context.
+        **extra
+            Settings of the context.
+
+        Returns
+        -------
+        click.Context
+            The group's context.
+        """
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:  # click would print "Aborted!" and exit 1
+            exit_interrupted()
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; report an unexpected exception in one line.
 
@@ -122,6 +149,8 @@ class _Group(click.Group):
         """
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:  # click would print "Aborted!" and exit 1
+            exit_interrupted()
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:  # the reader went away (``... | head``): not an error

@@ -17,6 +17,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
+from .._interrupt import exit_interrupted
 from ..ensemble import member_progress
 from ..exceptions import INTERRUPTED, TrainingInterrupted
 from ..hookspecs import hookimpl
@@ -158,8 +159,7 @@ def train(data: str | None, **options: Any) -> None:
         caught = [warnings.WarningMessage(INTERRUPTED, TrainingInterrupted, "", 0)]
     elapsed = time.perf_counter() - start
     if any(issubclass(w.category, TrainingInterrupted) for w in caught):
-        click.echo("interrupted: no model written", err=True)
-        raise click.exceptions.Exit(130)
+        exit_interrupted("interrupted: no model written")
     scores = {"train": data_.scores(model, X_train, y_train, task)}
     if X_test is not None:
         scores["test"] = data_.scores(model, X_test, y_test, task)
