@@ -25,6 +25,7 @@ plugin manager ever crosses a process boundary.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import traceback
@@ -278,6 +279,49 @@ def _worker_death_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+#: joblib backends whose workers are processes this one starts (a Dask cluster's are not).
+_PROCESS_BACKENDS = ("LokyBackend", "MultiprocessingBackend")
+
+
+@contextmanager
+def _workers_started_deaf_to_ctrl_c(n_workers: int) -> Iterator[None]:
+    """Start joblib's worker processes with SIGINT blocked: only this process gets Ctrl-C.
+
+    A process inherits the signal mask of the thread that starts it, across
+    ``fork`` and ``exec``, and so do the threads created meanwhile (loky's
+    manager thread, which replaces dead workers).  Workers started inside the
+    block therefore never see a Ctrl-C sent to the whole process group (a
+    terminal's): none prints a traceback from the middle of its imports or
+    its member, and this process, which does get the signal, stops them all
+    (joblib terminates its workers on ``KeyboardInterrupt``).  A Ctrl-C that
+    arrives inside the block waits until its end, which comes as soon as the
+    first runs are handed to the workers (asynchronous on these backends).
+    Nothing is blocked for in-process backends, where runs may execute while
+    they are dispatched.
+
+    Parameters
+    ----------
+    n_workers : int
+        Workers of the fit; with one, joblib runs the members in this process.
+    """
+    backend = type(get_active_backend()[0]).__name__
+    if n_workers == 1 or backend not in _PROCESS_BACKENDS or not hasattr(
+            signal, "pthread_sigmask"):
+        yield
+        return
+    # the workers need multiprocessing's resource tracker; started inside the
+    # block, it would unblock SIGINT when it is up (CPython < 3.14 unblocks
+    # rather than restoring the mask it found), so it starts first
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 _PROGRESS = threading.local()
 
 
@@ -466,10 +510,11 @@ class _BaseEnsemble(BaseEstimator):
             with threadpool_limits(limits=1, user_api="blas"):
                 results = []
                 callback = getattr(_PROGRESS, "callback", None)
-                for result in parallel(
-                    delayed(fit_member)(run, X, y, indices=idx, fit_params=fit_params)
-                    for run, idx in zip(runs, indices)
-                ):
+                with _workers_started_deaf_to_ctrl_c(n_workers):
+                    outputs = parallel(
+                        delayed(fit_member)(run, X, y, indices=idx, fit_params=fit_params)
+                        for run, idx in zip(runs, indices))
+                for result in outputs:
                     results.append(result)
                     if callback is not None:
                         callback(len(results), len(runs), result[1])

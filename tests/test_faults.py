@@ -466,6 +466,41 @@ def test_ctrl_c_at_any_moment_of_the_command_line_exits_130_in_one_line(how, whe
     assert stderr == ["interrupted: no model written" if when == "epoch 1/" else "interrupted"]
     assert not out.exists() and "model written" not in stdout
 
+
+@posix_signals
+@pytest.mark.parametrize("when", ["numpy", "ensemblekit.mlp"])
+def test_ctrl_c_to_the_process_group_while_loky_workers_start_is_one_line(when, tmp_path):
+    """A terminal's Ctrl-C: SIGINT to the command line and its loky workers at once.
+
+    Sent while the first worker imports numpy (where workers used to print a
+    ``KeyboardInterrupt`` traceback each), or unpickles its first member: the
+    second time a process reports that import (``PYTHONPROFILEIMPORTTIME``
+    reaches the workers through their environment).  Only the parent answers.
+    """
+    out = tmp_path / "model.ekm"
+    proc = subprocess.Popen(
+        [*_entry_point("console script"), "train", "--n-estimators", "4", "--n-jobs", "2",
+         "--backend", "loky", "--hidden", "32", "--max-iter", "100000", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default,
+        start_new_session=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(_imported(line))
+            if seen.count(when) == 2:
+                os.killpg(proc.pid, signal.SIGINT)
+                break
+        else:
+            pytest.fail(f"no worker imported {when}")
+        stdout, rest = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.communicate()
+    stderr = [line for line in rest.splitlines() if not _imported(line)]
+    assert proc.returncode == 130, (proc.returncode, stderr)
+    assert stderr == ["interrupted: no model written"]
+    assert not out.exists() and "model written" not in stdout
+
 # --------------------------------------------------------------------------
 # saving: read-only directories, full disks
 # --------------------------------------------------------------------------
