@@ -309,12 +309,15 @@ def _workers_started_deaf_to_ctrl_c(n_workers: int) -> Iterator[None]:
             signal, "pthread_sigmask"):
         yield
         return
-    # the workers need multiprocessing's resource tracker; started inside the
-    # block, it would unblock SIGINT when it is up (CPython < 3.14 unblocks
-    # rather than restoring the mask it found), so it starts first
+    # the workers need multiprocessing's and loky's resource trackers; started
+    # inside the block, they would unblock SIGINT when up (CPython < 3.14 and
+    # joblib < 1.5 unblock rather than restore the mask they found): start them first
     from multiprocessing import resource_tracker
 
+    from joblib.externals.loky.backend import resource_tracker as loky_resource_tracker
+
     resource_tracker.ensure_running()
+    loky_resource_tracker.ensure_running()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
