@@ -411,6 +411,33 @@ def test_a_diverging_member_raises_or_is_dropped(digits):
         ens.fit(Xtr, ytr)
 
 
+@pytest.mark.parametrize("policy", ["raise", "drop"])
+def test_a_member_diverging_by_a_huge_learning_rate_is_named_with_its_seed(policy):
+    """SGD with a step of 1e4 and momentum on standardised digits: the loss overflows to NaN.
+
+    Whatever the member's own policy does (here: stop at the last finite epoch
+    and warn), every warning and error the ensemble passes on names the member
+    and its seed.
+    """
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    seeds = _seeds(2)
+    member = MLPClassifier(hidden_layer_sizes=(32,), solver="sgd", learning_rate_init=1e4,
+                           momentum=0.9, max_iter=20)
+    ens = EnsembleClassifier(member, n_estimators=2, random_state=0,
+                             on_member_divergence=policy)
+    expected = (rf"ensemble member 0 \(seed {seeds[0]}\) diverged" if policy == "raise" else
+                rf"all 2 ensemble training runs diverged \(seeds \[{seeds[0]}, {seeds[1]}\]\)")
+    with warnings.catch_warnings(record=True) as caught, \
+            pytest.raises(TrainingDiverged, match=expected):
+        warnings.simplefilter("always")
+        ens.fit(X, y)
+    assert not hasattr(ens, "estimators_")
+    divergence = [str(w.message) for w in caught if issubclass(w.category, DivergenceWarning)]
+    for i, seed in enumerate(seeds):
+        assert any(m.startswith(f"ensemble member {i} (seed {seed}): ") for m in divergence), \
+            divergence
+
 def test_a_member_that_raises_is_named_with_its_seed(digits):
     Xtr, ytr, _, _ = digits
     seeds = _seeds(3)
