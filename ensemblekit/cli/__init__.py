@@ -20,7 +20,6 @@ take seconds, and ``ensemblekit --help`` or ``--version`` needs none of them.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from typing import Any
@@ -86,7 +85,10 @@ class _Group(click.Group):
         """
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             module, function, _ = COMMANDS[cmd_name]
-            command = getattr(importlib.import_module(f".{module}", __name__), function)
+            # the import statement's machinery (not importlib.import_module, which
+            # bypasses it), so that ``python -X importtime`` reports the command too
+            loaded = __import__(f"{__name__}.{module}", fromlist=[function])
+            command = getattr(loaded, function)
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
 
