@@ -103,11 +103,11 @@ def _python_blocks(page: Path) -> list[str]:
 
 #: pages whose examples need an optional package: the page is skipped without it
 PAGE_NEEDS = {"onnx.md": ("onnxruntime", "onnx"), "scaling.md": ("ray", "ray"),
-              "optuna.md": ("optuna", "optuna")}
+              "optuna.md": ("optuna", "optuna"), "dask.md": ("distributed", "dask")}
 
 
 @pytest.mark.parametrize("page", ["getting-started.md", "regularisation.md", "onnx.md",
-                                  "scaling.md", "optuna.md"])
+                                  "scaling.md", "optuna.md", "dask.md"])
 def test_examples_of_the_page_run(page):
     if page in PAGE_NEEDS:
         module, extra = PAGE_NEEDS[page]
