@@ -578,3 +578,13 @@ def test_the_data_summary_prints_before_training(files, monkeypatch):
     assert "data:   " in result.stdout and "task:   classification of 'species', 3 classes" \
         in result.stdout
     assert "training started" in result.output
+
+
+def test_report_reads_a_semicolon_separated_data_file(files, tmp_path):
+    """report --data takes --sep like predict and evaluate (issue 16)."""
+    pytest.importorskip("matplotlib", reason="report draws with matplotlib")
+    semicolons = tmp_path / "iris_semicolon.csv"
+    pd.read_csv(files["iris"]).to_csv(semicolons, sep=";", index=False)
+    out = tmp_path / "report"
+    run("report", files["iris_model"], "--out", out, "--data", semicolons, "--sep", ";")
+    assert (out / "confusion.png").exists()

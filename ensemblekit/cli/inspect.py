@@ -116,7 +116,9 @@ def plugins(as_json: bool, show_all: bool, no_import: bool) -> None:
               help="Folder to write the plots and index.md into.")
 @click.option("--data", "data", help="CSV to score the model on (adds a confusion matrix).")
 @click.option("--target", "-t", help="Target column of --data (default: the one trained on).")
-def report(model_file: str, out_dir: str, data: str | None, target: str | None) -> None:
+@common.with_sep
+def report(model_file: str, out_dir: str, data: str | None, target: str | None,
+           sep: str | None) -> None:
     """Plot MODEL's learning curves (and scores on --data) into a folder.
 
     Writes loss.png, validation.png (with early stopping), confusion.png
@@ -124,7 +126,7 @@ def report(model_file: str, out_dir: str, data: str | None, target: str | None) 
     Needs matplotlib: pip install 'ensemblekit[plot]'.
     """
     model, metadata = common.load_model(model_file)
-    metrics = data_.score_file(model, metadata, data, target) if data else None
+    metrics = data_.score_file(model, metadata, data, target, sep) if data else None
     try:
         written = write_report(model, metadata, Path(out_dir), Path(model_file).name,
                                metrics)
