@@ -434,6 +434,17 @@ def _imported(line: str) -> str:
     return line.rsplit("|", 1)[-1].strip() if line.startswith("import time:") else ""
 
 
+def _after_sigint(proc: subprocess.Popen) -> tuple[str, list[str]]:
+    """Wait for a process sent SIGINT (killed if it hangs); its stdout, and its stderr
+    without ``-X importtime`` lines."""
+    try:
+        stdout, rest = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.communicate()
+    return stdout, [line for line in rest.splitlines() if not _imported(line)]
+
+
 @posix_signals
 @pytest.mark.parametrize("how", ["console script", "python -m ensemblekit"])
 @pytest.mark.parametrize("when", ["numpy", "sklearn.base", "ensemblekit.cli.train", "epoch 1/"])
@@ -456,12 +467,10 @@ def test_ctrl_c_at_any_moment_of_the_command_line_exits_130_in_one_line(how, whe
                 proc.send_signal(signal.SIGINT)
                 break
         else:
+            proc.kill()  # nothing to wait for
             pytest.fail(f"{when!r} never reached: {''.join(seen[-5:])}")
-        stdout, rest = proc.communicate(timeout=120)
     finally:
-        proc.kill()
-        proc.communicate()
-    stderr = [line for line in rest.splitlines() if not _imported(line)]
+        stdout, stderr = _after_sigint(proc)
     assert proc.returncode == 130, (proc.returncode, stderr)
     assert stderr == ["interrupted: no model written" if when == "epoch 1/" else "interrupted"]
     assert not out.exists() and "model written" not in stdout
@@ -491,12 +500,10 @@ def test_ctrl_c_to_the_process_group_while_loky_workers_start_is_one_line(when, 
                 os.killpg(proc.pid, signal.SIGINT)
                 break
         else:
+            proc.kill()  # nothing to wait for
             pytest.fail(f"no worker imported {when}")
-        stdout, rest = proc.communicate(timeout=120)
     finally:
-        proc.kill()
-        proc.communicate()
-    stderr = [line for line in rest.splitlines() if not _imported(line)]
+        stdout, stderr = _after_sigint(proc)
     assert proc.returncode == 130, (proc.returncode, stderr)
     assert stderr == ["interrupted: no model written"]
     assert not out.exists() and "model written" not in stdout
