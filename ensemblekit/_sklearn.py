@@ -13,6 +13,11 @@ Interval, StrOptions, Options, HasMethods
     the same declarations scikit-learn's own estimators use, so a bad
     parameter raises scikit-learn's ``InvalidParameterError`` with its
     message.  In ``sklearn.utils._param_validation`` since scikit-learn 1.2.
+validate_parameter_constraints
+    The check behind ``BaseEstimator._validate_params``: a plugin's
+    parameters against its ``_parameter_constraints``
+    (:mod:`ensemblekit._constraints`; plugins are not estimators).  In
+    ``sklearn.utils._param_validation`` since scikit-learn 1.2.
 validate_params
     The decorator that checks the arguments of the public functions of
     :mod:`ensemblekit.metrics` against the same constraints.  In
@@ -59,6 +64,7 @@ from sklearn.utils._param_validation import (
     Interval,
     Options,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
 from sklearn.utils.metadata_routing import _raise_for_params as raise_for_params
@@ -78,5 +84,6 @@ __all__ = [
     "raise_for_params",
     "routing_enabled",
     "safe_indexing",
+    "validate_parameter_constraints",
     "validate_params",
 ]

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from types import FrameType
 
 import pluggy
-import sklearn.base
 
 # Frames in these files are machinery between the user's call and the code
 # that warns: ensemblekit itself, pluggy's hook calling (plugins warn from
 # inside hooks), and scikit-learn's ``_fit_context`` wrapper around ``fit``.
 _INTERNAL_DIRS = (os.path.dirname(os.path.abspath(__file__)) + os.sep,
                   os.path.dirname(os.path.abspath(pluggy.__file__)) + os.sep)
-_INTERNAL_FILES = (os.path.abspath(sklearn.base.__file__),)
+# scikit-learn's base.py, located without importing scikit-learn (seconds)
+_SKLEARN = importlib.util.find_spec("sklearn")
+_INTERNAL_FILES = (() if _SKLEARN is None or _SKLEARN.origin is None else
+                   (os.path.join(os.path.dirname(os.path.abspath(_SKLEARN.origin)), "base.py"),))
 
 
 def user_stacklevel() -> int:

@@ -6,11 +6,14 @@ from the modules that first defined them (``ensemblekit.mlp``,
 import paths give the same class object.
 
 This module imports nothing of ensemblekit, so every layer may import it.
+Nor does it import scikit-learn before :class:`DivergenceWarning` is first
+asked for (it subclasses scikit-learn's ``ConvergenceWarning``): plugin
+discovery imports this module, and importing scikit-learn takes seconds.
 """
 
 from __future__ import annotations
 
-from sklearn.exceptions import ConvergenceWarning
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "INTERRUPTED",
@@ -37,12 +40,46 @@ INTERRUPTED = "Training interrupted by user."
 # --------------------------------------------------------------------------
 # training (estimators)
 # --------------------------------------------------------------------------
-class DivergenceWarning(ConvergenceWarning):
-    """Training produced a non-finite loss and stopped at the last finite weights.
+_DIVERGENCE_DOC = """Training produced a non-finite loss and stopped at the last finite weights.
 
     Raised (as a warning) by a fit with ``on_divergence="stop"``, and by an
-    ensemble whose members diverged while others trained.
+    ensemble whose members diverged while others trained.  A subclass of
+    scikit-learn's ``ConvergenceWarning``, so filters on that catch it too.
     """
+
+if TYPE_CHECKING:
+    from sklearn.exceptions import ConvergenceWarning
+
+    class DivergenceWarning(ConvergenceWarning):
+        __doc__ = _DIVERGENCE_DOC
+
+
+def __getattr__(name: str) -> Any:
+    """Define :class:`DivergenceWarning` on first use (PEP 562), importing scikit-learn.
+
+    Parameters
+    ----------
+    name : str
+        The attribute asked for.
+
+    Returns
+    -------
+    type
+        ``DivergenceWarning``, the same class object on every call.
+
+    Raises
+    ------
+    AttributeError
+        For any other name.
+    """
+    if name != "DivergenceWarning":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from sklearn.exceptions import ConvergenceWarning
+
+    cls = type("DivergenceWarning", (ConvergenceWarning,),
+               {"__doc__": _DIVERGENCE_DOC, "__module__": __name__})
+    globals()[name] = cls
+    return cls
 
 
 class TrainingInterrupted(UserWarning):

@@ -47,7 +47,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pluggy
-from sklearn.base import BaseEstimator
 
 from . import hookspecs
 from .exceptions import PluginError, PluginLoadWarning, TrainingAborted
@@ -94,15 +93,20 @@ def env_flag(name: str) -> bool:
     return value not in ("", "0")
 
 
-class Plugin(BaseEstimator):
+class Plugin:
     """Base class of every training plugin, built-in or third-party.
 
     Subclass it, give the class a ``name`` (the name it is registered and
     referred to by), keep ``__init__`` to storing its arguments (scikit-learn
-    rules: the plugin is cloned and its parameters are set through
-    ``get_params`` / ``set_params``), and implement hooks from
+    rules: the plugin is cloned with ``sklearn.base.clone`` and its parameters
+    are set through ``get_params`` / ``set_params``), and implement hooks from
     :mod:`ensemblekit.hookspecs` as methods decorated with
     :data:`ensemblekit.hookimpl`.
+
+    ``Plugin`` has scikit-learn's parameter protocol (``get_params``,
+    ``set_params``, a repr of the changed parameters, ``_parameter_constraints``)
+    but is not a ``BaseEstimator``: plugin discovery imports every plugin
+    module, and ``sklearn.base`` alone took seconds to import.
 
     A plugin instance configured on an estimator is never trained: ``fit``
     clones it into ``estimator.plugins_``, so state set in hooks (masks,
@@ -133,14 +137,102 @@ class Plugin(BaseEstimator):
     zero_strength_params: ClassVar[
         Mapping[str, Any] | Callable[[Any], Mapping[str, Any] | None] | None] = None
 
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """The parameters of ``__init__``, sorted (scikit-learn's rule)."""
+        if cls.__init__ is object.__init__:
+            return []
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+            raise RuntimeError(
+                f"plugin {cls.__name__} takes *args or **kwargs in __init__; list its "
+                "parameters explicitly so that it can be cloned")
+        return sorted(p.name for p in params)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The plugin's parameters, as scikit-learn's ``get_params``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of parameter values that have
+            ``get_params``, as ``<name>__<parameter>``.
+
+        Returns
+        -------
+        dict
+            Parameter name to value.
+        """
+        out: dict[str, Any] = {}
+        for name in self._get_param_names():
+            value = getattr(self, name)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update((f"{name}__{k}", v) for k, v in value.get_params().items())
+            out[name] = value
+        return out
+
+    def set_params(self, **params: Any) -> Plugin:
+        """Set parameters, as scikit-learn's ``set_params``.
+
+        Parameters
+        ----------
+        **params
+            ``name=value``; ``<name>__<parameter>=value`` sets a parameter of
+            a parameter value.
+
+        Returns
+        -------
+        Plugin
+            This plugin.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a parameter of the plugin.
+        """
+        valid = self._get_param_names()
+        for key, value in params.items():
+            name, _, sub = key.partition("__")
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for plugin "
+                                 f"{type(self).__name__}; its parameters are {valid}")
+            if sub:
+                getattr(self, name).set_params(**{sub: value})
+            else:
+                setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        """``Class(param=value, ...)`` with the parameters that differ from the defaults."""
+        defaults = {name: p.default for name, p in
+                    inspect.signature(type(self).__init__).parameters.items()}
+        changed = [f"{name}={value!r}" for name, value in self.get_params(deep=False).items()
+                   if not _same_default(value, defaults.get(name, inspect.Parameter.empty))]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
     def validate(self) -> None:
         """Check the plugin's parameters; raise ``ValueError``/``TypeError``.
 
         Called by the estimator's ``fit`` before training.  The default checks
-        ``_parameter_constraints`` when the subclass declares them.
+        ``_parameter_constraints`` when the subclass declares them (with
+        scikit-learn's checker: an ``InvalidParameterError`` names the
+        parameter and what it accepts).
         """
-        if getattr(self, "_parameter_constraints", None):
-            self._validate_params()
+        constraints = getattr(self, "_parameter_constraints", None)
+        if constraints:
+            from ._constraints import check_parameters
+
+            check_parameters(self, constraints)
+
+
+def _same_default(value: Any, default: Any) -> bool:
+    """Whether a parameter still has its default value, for the repr."""
+    if value is default:
+        return True
+    simple = (str, int, float, bool, type(None))
+    return (isinstance(value, simple) and isinstance(default, simple)
+            and type(value) is type(default) and value == default)
+
 
 
 # --------------------------------------------------------------------------

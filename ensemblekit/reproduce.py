@@ -32,7 +32,7 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy.stats import loguniform
@@ -272,6 +272,8 @@ class _ActivationProbe(Plugin):
     """
 
     name = "activation_probe"
+    #: hidden layer index -> its output on the first pass (set by the hook)
+    activations_: dict[int, np.ndarray]
 
     @hookimpl
     def ensemblekit_forward_hidden(self, layer: int, activation: np.ndarray) -> None:
@@ -312,7 +314,8 @@ def init(out: str | Path | None = None, *, seeds: int | None = None,
     for name, weight_init in _INITS.items():
         probe = _net(0, 1, hidden_layer_sizes=(100,) * 5, weight_init=weight_init,
                      batch_size=len(X), plugins=[_ActivationProbe()])
-        layers = dict(_fit(probe, X, y).plugins_)["activation_probe"].activations_
+        fitted_probe = dict(_fit(probe, X, y).plugins_)["activation_probe"]
+        layers = cast(_ActivationProbe, fitted_probe).activations_
         activations[name] = {
             "std": [float(layers[i].std()) for i in sorted(layers)],
             "zero_fraction": [float((layers[i] == 0).mean()) for i in sorted(layers)],

@@ -87,7 +87,8 @@ PLUGIN_API = frozenset({
 BUILTIN_PLUGIN_DEPARTURES = {
     "ensemblekit._compiled": "weight decay's gradient uses the compiled element-wise loop",
     "ensemblekit._layers": "plugins may reuse the in-place kernels instead of copying them",
-    "ensemblekit._sklearn": "parameter constraints (Interval, StrOptions) come from one place",
+    "ensemblekit._constraints": "parameter constraints (Interval, StrOptions) declared without "
+                                "importing scikit-learn, built into its objects on validation",
     "ensemblekit._stack": "warnings name the caller's line (user_stacklevel)",
 }
 # built-ins build on each other (mc_dropout on dropout); `from ensemblekit import Dropout`,
@@ -507,7 +508,7 @@ CLEAN_TREE = {
                                 "from .common import option\n",
     "ensemblekit/cli/predict.py": "from ensemblekit.cli import common\nfrom ..io import load\n",
     "ensemblekit/default_plugins/__init__.py": "",
-    "ensemblekit/default_plugins/dropout.py": "from .._sklearn import Interval\n"
+    "ensemblekit/default_plugins/dropout.py": "from .._constraints import Interval\n"
                                               "from .._stack import user_stacklevel\n"
                                               "from ..hookspecs import hookimpl\n"
                                               "from ..plugins import Plugin\n",

@@ -1,4 +1,11 @@
-"""Fast start: ``import ensemblekit`` and ``ensemblekit --help`` import nothing heavy."""
+"""Fast start: ``import ensemblekit`` and ``ensemblekit --help`` import nothing heavy.
+
+``ensemblekit plugins`` imports every plugin module (pluggy, numpy), but not
+scikit-learn, SciPy, pandas or numba: the built-in plugins declare their
+constraints without scikit-learn (:mod:`ensemblekit._constraints`), ``Plugin``
+is not a ``BaseEstimator``, and the bundled plugin distributions import SciPy
+on first use.
+"""
 
 import subprocess
 import sys
@@ -29,6 +36,29 @@ def _imported_after(code: str) -> list[str]:
 ])
 def test_starting_imports_nothing_heavy(code):
     assert _imported_after(code) == []
+
+
+#: what listing the plugins may import: the plugin machinery and numpy
+PLUGIN_MACHINERY = ("pluggy", "joblib")
+
+
+def test_listing_the_plugins_imports_no_scikit_learn_scipy_or_pandas():
+    code = ("from ensemblekit.cli import cli\n"
+            "try:\n    cli(['plugins'])\nexcept SystemExit:\n    pass")
+    heavy = [name for name in _imported_after(code) if name not in PLUGIN_MACHINERY]
+    assert heavy == []
+
+
+def test_a_plugin_still_validates_with_scikit_learns_messages():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from ensemblekit import Dropout, WeightDecay
+
+    with pytest.raises(InvalidParameterError, match=r"'rate' parameter of Dropout must be"):
+        Dropout(rate=1.5).validate()
+    with pytest.raises(InvalidParameterError, match=r"'convention' parameter of WeightDecay"):
+        WeightDecay(convention="keras").validate()
+    WeightDecay(alpha=0.5, convention="book").validate()
 
 
 def test_every_public_name_resolves_lazily():

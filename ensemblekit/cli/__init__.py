@@ -1,7 +1,7 @@
 """The ``ensemblekit`` command line (click): the group and its commands.
 
 Commands: ``train`` (:mod:`.train`), ``predict`` and ``evaluate``
-(:mod:`.predict`), ``plugins`` and ``report`` (:mod:`.inspect`), ``search``
+(:mod:`.predict`), ``plugins`` (:mod:`.plugins`), ``report`` (:mod:`.inspect`), ``search``
 and ``reproduce`` (:mod:`.research`), ``export`` (:mod:`.export`).
 Registration points one way: this module imports the commands and adds them
 to the group; no command imports the group.  What the commands share (errors
@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("train", "train", "Train a model on DATA (a CSV file) and report its scores."),
     "predict": ("predict", "predict", "Predict every row of DATA (CSV) with MODEL; print CSV."),
     "evaluate": ("predict", "evaluate", "Score MODEL on DATA (CSV with the target column)."),
-    "plugins": ("inspect", "plugins",
+    "plugins": ("plugins", "plugins",
                 "List installed plugins, their role and parameters, and failures to load."),
     "report": ("inspect", "report",
                "Plot MODEL's learning curves (and scores on --data) into a folder."),

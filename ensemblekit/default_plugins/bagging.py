@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from numbers import Real
 
-from .._sklearn import Interval
+from .._constraints import Interval
 from ..hookspecs import hookimpl
 from ..plugins import Plugin
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.base import is_classifier
 
 from ..hookspecs import hookimpl
 from ..plugins import Plugin
@@ -20,6 +19,10 @@ __all__ = ["GeometricMean", "Mean", "Vote", "WeightedMean"]
 
 
 def _classification_only(name: str, estimator) -> None:
+    # imported here: plugin discovery imports this module, and listing the
+    # plugins must not import scikit-learn
+    from sklearn.base import is_classifier
+
     if not is_classifier(estimator):
         raise ValueError(
             f"the {name!r} combiner merges class probabilities; "

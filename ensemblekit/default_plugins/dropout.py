@@ -7,7 +7,7 @@ from numbers import Real
 
 import numpy as np
 
-from .._sklearn import Interval, StrOptions
+from .._constraints import Interval, StrOptions
 from .._stack import user_stacklevel
 from ..hookspecs import hookimpl
 from ..plugins import Plugin

@@ -17,7 +17,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from .._sklearn import Interval
+from .._constraints import Interval
 from ..hookspecs import hookimpl
 from ..plugins import Plugin
 

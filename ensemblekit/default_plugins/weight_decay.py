@@ -7,7 +7,7 @@ from numbers import Real
 import numpy as np
 
 from .._compiled import compiled_for
-from .._sklearn import Interval, StrOptions
+from .._constraints import Interval, StrOptions
 from ..hookspecs import hookimpl
 from ..plugins import Plugin
 

@@ -13,12 +13,11 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import ndimage, sparse
 
 from ensemblekit import Plugin, hookimpl
 
 __all__ = ["RandomAffine"]
-__version__ = "0.2.1"
+__version__ = "0.2.2"
 
 _FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 
@@ -167,6 +166,10 @@ class RandomAffine(Plugin):
         """Replace the batch's images, in place, by randomly warped ones."""
         if self._off():
             return
+        # SciPy is imported on first use, not with the module: plugin discovery
+        # imports every plugin module, and listing the plugins should be quick
+        from scipy import sparse
+
         if sparse.issparse(X):
             raise TypeError("RandomAffine needs dense image rows; got a sparse batch. "
                             "Pass a dense array (X.toarray()).")
@@ -198,6 +201,8 @@ class RandomAffine(Plugin):
 
     def _warp(self, images: np.ndarray) -> np.ndarray:
         """Resample each image at ``A_i (p - c) + c + t_i (+ d_i(p))`` for its own map."""
+        from scipy import ndimage
+
         n, height, width = images.shape
         rng = self._rng
         angle = np.deg2rad(rng.uniform(-self.rotation, self.rotation, n))
