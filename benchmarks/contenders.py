@@ -183,8 +183,9 @@ class SklearnAPIContender:
 
 
 def ensemblekit_contender(hidden: tuple[int, ...], batch_size: int, name: str = "ensemblekit",
-                          plugins: list | None = None) -> SklearnAPIContender:
-    """ensemblekit's MLPClassifier, Adam, no L2 unless ``plugins`` has one.
+                          plugins: list | None = None,
+                          alpha: float = 0.0) -> SklearnAPIContender:
+    """ensemblekit's MLPClassifier, Adam, no L2 unless ``plugins`` or ``alpha`` add one.
 
     Parameters
     ----------
@@ -196,13 +197,15 @@ def ensemblekit_contender(hidden: tuple[int, ...], batch_size: int, name: str = 
         Label in the tables.
     plugins : list or None
         Training plugins.
+    alpha : float
+        The estimator's L2 penalty (0 here; scikit-learn's default is 1e-4).
 
     Returns
     -------
     SklearnAPIContender
     """
     return SklearnAPIContender(name, lambda: MLPClassifier(
-        hidden_layer_sizes=hidden, solver="adam", batch_size=batch_size, alpha=0.0,
+        hidden_layer_sizes=hidden, solver="adam", batch_size=batch_size, alpha=alpha,
         plugins=plugins, random_state=0))
 
 
