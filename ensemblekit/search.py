@@ -308,7 +308,8 @@ class CoarseToFineSearchCV(BaseSearchCV):
         self.final_ranges_ = {n: axes[n].spec(*bounds[n]) if n in axes
                               else [ranges[n][i] for i in choices[n]] for n in ranges}
 
-    def plot_rounds(self, params: list[str] | None = None, ax: Any = None) -> Any:
+    def plot_rounds(self, params: list[str] | None = None, ax: Any = None,
+                    labels: dict[str, str] | None = None) -> Any:
         """Plot the sampled values of each round, coloured by their score.
 
         One panel per continuous parameter: the round on the x axis (points
@@ -322,6 +323,10 @@ class CoarseToFineSearchCV(BaseSearchCV):
             Continuous parameters to draw; default: all of them.
         ax : matplotlib Axes or array of Axes, default=None
             One Axes per parameter; default: a new figure with a row of panels.
+        labels : dict, default=None
+            Axis label of a parameter (``{"learning_rate_init": "learning
+            rate"}``); default: its name.  Rounds are numbered from 1 on the x
+            axis (``cv_results_["round"]`` counts from 0).
 
         Returns
         -------
@@ -354,23 +359,57 @@ class CoarseToFineSearchCV(BaseSearchCV):
         if len(axes) != len(params):
             raise ValueError(f"got {len(axes)} Axes for {len(params)} parameters {params}.")
         key = self._rank_key(self.cv_results_)
-        scores = np.asarray(self.cv_results_[key], dtype=float)
-        rounds = np.asarray(self.cv_results_["round"])
-        jitter = np.linspace(-0.25, 0.25, self.n_candidates)[
-            np.arange(len(rounds)) % self.n_candidates]
-        finite = scores[np.isfinite(scores)]
-        vmin, vmax = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-        for axis, name in zip(axes, params):
-            values = np.asarray([p[name] for p in self.cv_results_["params"]], dtype=float)
-            for r, ranges in enumerate(self.ranges_):
-                axis.fill_between([r - 0.35, r + 0.35], *ranges[name][:2], color="0.9",
-                                  zorder=0)
-            points = axis.scatter(rounds + jitter, values, c=scores, cmap="viridis",
-                                  vmin=vmin, vmax=vmax, s=18, zorder=2)
-            if self.ranges_[0][name][2] == "log":
-                axis.set_yscale("log")
-            axis.set_xticks(range(len(self.ranges_)))
-            axis.set_xlabel("round")
-            axis.set_ylabel(name)
-            axis.figure.colorbar(points, ax=axis, label=key.replace("mean_test_", "mean "))
+        draw_rounds(axes, params, self.cv_results_["round"], self.cv_results_["params"],
+                    self.cv_results_[key], self.ranges_, self.n_candidates,
+                    labels=labels, score_label=key.replace("mean_test_", "mean "))
         return axes
+
+
+def draw_rounds(axes: Any, params: list[str], rounds: Any, settings: list[dict[str, Any]],
+                scores: Any, ranges: list[dict[str, Any]], n_candidates: int, *,
+                labels: dict[str, str] | None = None,
+                score_label: str = "mean validation score") -> None:
+    """Draw a search's rounds: one panel per parameter, rounds numbered from 1.
+
+    The drawing of :meth:`CoarseToFineSearchCV.plot_rounds`, from plain data, so
+    that :mod:`ensemblekit.reproduce` can redraw a search from its stored trials.
+
+    Parameters
+    ----------
+    axes : sequence of matplotlib Axes
+        One per parameter.
+    params : list of str
+        The continuous parameters to draw.
+    rounds : array-like of int
+        The round (from 0) of each setting.
+    settings : list of dict
+        Each setting's parameter values.
+    scores : array-like of float
+        Each setting's score (the colour; NaN for a failed fit).
+    ranges : list of dict
+        Each round's ranges, in ``param_ranges`` format (lists work as tuples).
+    n_candidates : int
+        Settings per round (spreads a round's points a little).
+    labels : dict, default=None
+        Axis label of a parameter; default: its name.
+    score_label : str, default="mean validation score"
+        The colour bar's label.
+    """
+    labels = labels or {}
+    scores = np.asarray(scores, dtype=float)
+    rounds = np.asarray(rounds)
+    jitter = np.linspace(-0.25, 0.25, n_candidates)[np.arange(len(rounds)) % n_candidates]
+    finite = scores[np.isfinite(scores)]
+    vmin, vmax = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    for axis, name in zip(axes, params):
+        values = np.asarray([p[name] for p in settings], dtype=float)
+        for r, bounds in enumerate(ranges):
+            axis.fill_between([r - 0.35, r + 0.35], *bounds[name][:2], color="0.9", zorder=0)
+        points = axis.scatter(rounds + jitter, values, c=scores, cmap="viridis",
+                              vmin=vmin, vmax=vmax, s=18, zorder=2)
+        if ranges[0][name][2] == "log":
+            axis.set_yscale("log")
+        axis.set_xticks(range(len(ranges)), [str(r + 1) for r in range(len(ranges))])
+        axis.set_xlabel("round")
+        axis.set_ylabel(labels.get(name, name))
+        axis.figure.colorbar(points, ax=axis, label=score_label)

@@ -7,35 +7,22 @@
   name is documented from its docstring at once), every hook in
   ``ensemblekit/hookspecs.py`` has its own section in the hook reference, and
   every environment variable of ``ensemblekit/plugins.py`` is documented there.
-* The runnable examples of the narrative pages run: every fenced ````python``
-  block of a page is executed, in order, in one namespace (blocks written as
-  ``{code-block} python`` are illustrations that need optional packages or
-  show a fragment, and are not run).
-* The CSV tutorial runs as written and prints what it shows: its Python blocks,
-  its ``ensemblekit`` commands through the real CLI, and every output block
-  compared with what was printed (a run's duration aside).
+
+Every code block and printed output of the pages is run or checked by
+``tests/test_docs_blocks.py``.
 """
 
-import contextlib
 import html
-import importlib.util
 import inspect
-import io
 import re
-import shlex
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 import ensemblekit
 from ensemblekit import hookspecs, plugins
-from ensemblekit.cli import cli
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -95,85 +82,3 @@ def test_every_plugin_environment_variable_is_documented(built_docs):
     page = (out / "hooks.html").read_text()
     missing = sorted(n for n in names if n not in page)
     assert not missing, f"not documented in docs/hooks.rst: {missing}"
-
-
-def _python_blocks(page: Path) -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", page.read_text(), flags=re.S | re.M)
-
-
-#: pages whose examples need an optional package: the page is skipped without it
-PAGE_NEEDS = {"onnx.md": ("onnxruntime", "onnx"), "scaling.md": ("ray", "ray"),
-              "optuna.md": ("optuna", "optuna"), "dask.md": ("distributed", "dask")}
-
-
-@pytest.mark.parametrize("page", ["getting-started.md", "regularisation.md", "onnx.md",
-                                  "scaling.md", "optuna.md", "dask.md"])
-def test_examples_of_the_page_run(page):
-    if page in PAGE_NEEDS:
-        module, extra = PAGE_NEEDS[page]
-        pytest.importorskip(module, reason=f"the {extra} extra is not installed")
-    blocks = _python_blocks(DOCS / page)
-    assert blocks, f"{page} has no runnable example"
-    namespace: dict = {"__name__": f"docs_{page.split('.')[0].replace('-', '_')}"}
-    # One BLAS thread: these networks are too small to gain from more, and on a
-    # busy machine (CI running other suites) multithreaded BLAS ran the page's
-    # examples 13x slower (69 s instead of 5 s, measured here).
-    with warnings.catch_warnings(), threadpool_limits(limits=1):
-        # the examples train for few epochs on purpose
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for i, block in enumerate(blocks):
-            exec(compile(block, f"{page}, python block {i + 1}", "exec"), namespace)
-
-
-def _normalised(text: str) -> str:
-    """Output with the run's duration, which differs every run, left out."""
-    return re.sub(r"time: [\d.]+s", "time: Ns", text).strip()
-
-
-def test_the_csv_tutorial_runs_and_prints_what_it_shows(tmp_path, monkeypatch):
-    """Every block of docs/tutorial-csv.md, in order, in a fresh folder.
-
-    ``python`` blocks run in one namespace and ``bash`` blocks of ``ensemblekit``
-    commands through the real CLI; a ``text`` block after either must be what
-    it printed, and a ``text`` block of ``$ ensemblekit ...`` lines is run and
-    compared line for line (durations aside).  ``report`` needs matplotlib.
-    """
-    page = (DOCS / "tutorial-csv.md").read_text()
-    blocks = re.findall(r"^```(\w+)\n(.*?)^```", page, flags=re.S | re.M)
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "docs_tutorial_csv"}
-    printed: str | None = None
-
-    def ensemblekit_(line: str) -> str:
-        args = shlex.split(line)[1:]
-        if args[0] == "report" and importlib.util.find_spec("matplotlib") is None:
-            return ""
-        return CliRunner().invoke(cli, args).output
-
-    with threadpool_limits(limits=1):
-        for kind, body in blocks:
-            if kind == "python":
-                out = io.StringIO()
-                with contextlib.redirect_stdout(out):
-                    exec(compile(body, "tutorial-csv.md", "exec"), namespace)
-                printed = out.getvalue()
-            elif kind == "bash" and body.startswith("ensemblekit "):
-                printed = ensemblekit_(body.replace("\\\n", " "))
-            elif kind == "text" and body.startswith("$ "):
-                shown, ran = [], []
-                for line in body.splitlines():
-                    if line.startswith("$ head -"):
-                        n, name = line.split()[2:]
-                        ran += Path(name).read_text().splitlines()[:int(n[1:])]
-                    elif line.startswith("$ "):
-                        ran += ensemblekit_(line[2:]).splitlines()
-                    else:
-                        shown.append(line)
-                assert _normalised("\n".join(ran)) == _normalised("\n".join(shown)), body
-                printed = None
-            elif kind == "text" and printed is not None:
-                if printed.strip():
-                    assert _normalised(printed) == _normalised(body), body
-                printed = None
-            else:
-                printed = None

@@ -49,6 +49,9 @@ def test_quick_run_writes_figures_and_numbers(quick_run, name):
     entry = results[name]
     assert EXPECTED_KEYS[name] | {"settings", "summary", "figures", "quick"} <= set(entry)
     assert entry["quick"] is True and entry["settings"]["seeds"] == 1
+    # the time it took, which docs/reproduce.md's statement of a full run's duration reads
+    took = entry["seconds"]
+    assert took["wall"] > 0 and took["cpu"] > 0 and took["cpu_cores"] >= 1
     assert entry["figures"]
     for figure in entry["figures"]:
         assert (out / figure).read_bytes()[:8] == PNG_MAGIC
@@ -131,6 +134,7 @@ def test_same_seed_same_numbers_without_writing_files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     first = reproduce.run("overfitting", quick=True)["overfitting"]
     second = reproduce.run("overfitting", quick=True)["overfitting"]
+    assert first.pop("seconds") and second.pop("seconds")  # the time taken differs, not more
     assert first == second
     assert "figures" not in first and not list(tmp_path.iterdir())
     assert np.isfinite(first["final_gap"]["mean"])

@@ -312,8 +312,8 @@ def check_penalty_gradient(plugin: Plugin) -> Skipped | None:
     if not np.allclose(analytic_a, numeric_a, rtol=1e-4, atol=1e-6 * scale):
         worst = int(np.argmax(np.abs(analytic_a - numeric_a)))
         _fail(check, plugin, "the gradient ensemblekit_penalty adds does not match finite "
-                             f"differences of the value it returns: {analytic_a[worst]!r} "
-                             f"added vs {numeric_a[worst]!r} measured")
+                             f"differences of the value it returns: {analytic_a[worst]:.6g} "
+                             f"added vs {numeric_a[worst]:.6g} measured")
     return None
 
 
