@@ -144,7 +144,8 @@ def output_mismatch(printed: str, shown: str, folder: str | Path | None = None) 
 
     A line ``...`` in ``shown`` stands for any number of printed lines (the page
     leaves them out on purpose); every other line must be equal once
-    :func:`normalised`.
+    :func:`normalised`, but for numbers printed at full precision
+    (:func:`same_line`).
     """
     got = normalised(printed, folder).splitlines()
     want = normalised(shown, folder).splitlines()
@@ -156,12 +157,50 @@ def output_mismatch(printed: str, shown: str, folder: str | Path | None = None) 
                                           lineterm=""))
 
 
+#: A number as printed: sign, digits, fraction, exponent.
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+#: Relative difference allowed between two numbers printed at full precision
+#: (six or more significant digits): the same model computes its last float32
+#: bits differently on CPUs whose BLAS kernels differ (one float32 step, about
+#: 1e-7, seen between two machines of this project), so a page written on one
+#: machine is checked on another.  A few float32 steps; numbers printed with
+#: fewer digits (scores rounded to 3 or 4 places) must be equal.
+FULL_PRECISION_RTOL = 1e-6
+
+
+def _significant_digits(number: str) -> int:
+    mantissa = re.split(r"[eE]", number)[0].lstrip("+-").replace(".", "").lstrip("0")
+    return len(mantissa)
+
+
+def _same_number(got: str, want: str) -> bool:
+    if got == want:
+        return True
+    if max(_significant_digits(got), _significant_digits(want)) < 6:
+        return False
+    a, b = float(got), float(want)
+    return abs(a - b) <= FULL_PRECISION_RTOL * max(abs(a), abs(b))
+
+
+def same_line(got: str, want: str) -> bool:
+    """Whether a printed line is the page's: equal but for full-precision numbers.
+
+    Text between numbers must be equal; numbers equal as written, or both
+    within :data:`FULL_PRECISION_RTOL` of each other when either is printed
+    with six or more significant digits.
+    """
+    got_numbers, want_numbers = _NUMBER.findall(got), _NUMBER.findall(want)
+    return (_NUMBER.split(got) == _NUMBER.split(want)
+            and len(got_numbers) == len(want_numbers)
+            and all(map(_same_number, got_numbers, want_numbers)))
+
+
 def _lines_match(got: list[str], want: list[str]) -> bool:
     if not want:
         return not got
     if want[0] == "...":
         return any(_lines_match(got[k:], want[1:]) for k in range(len(got) + 1))
-    return bool(got) and got[0] == want[0] and _lines_match(got[1:], want[1:])
+    return bool(got) and same_line(got[0], want[0]) and _lines_match(got[1:], want[1:])
 
 
 def output_comments(code: str) -> list[tuple[str, str]]:

@@ -596,6 +596,14 @@ def test_a_planted_mismatch_is_reported(tmp_path, monkeypatch):
     assert output_mismatch("trained in 3.2s, accuracy 0.847", "trained in 1.0s, "
                            "accuracy 0.847") is None
     assert output_mismatch("accuracy 0.847", "accuracy 0.830") is not None
+    # full-precision numbers may differ by a few float32 steps (another CPU's BLAS
+    # kernels), not more; rounded ones not at all
+    assert output_mismatch("no,0.7184039354324341,0.2815960645675659",
+                           "no,0.7184039950370789,0.28159600496292114") is None
+    assert output_mismatch("no,0.71840394,0.28159606", "no,0.718404,0.281596") is None
+    assert output_mismatch("no,0.7184139354324341", "no,0.7184039950370789") is not None
+    assert output_mismatch("loss 0.1235", "loss 0.1234") is not None
+    assert output_mismatch("no,0.718404,yes", "no;0.718404,yes") is not None
     # so is an output comment under a print
     with pytest.raises(AssertionError, match="the comment is not what it prints"):
         _run_text("docs/y.md", tmp_path, "```python\nprint(6 * 7)\n# 41\n```\n")
