@@ -328,7 +328,12 @@ def _search_cli(*args):
     return CliRunner().invoke(cli, ["search", *map(str, args)])
 
 
-def test_cli_search_on_a_csv_writes_rounds_and_a_plot(iris_csv, tmp_path):
+def test_cli_search_on_a_csv_writes_rounds_and_a_plot(iris_csv, tmp_path, monkeypatch):
+    figure = pytest.importorskip("matplotlib.figure", reason="--plot needs matplotlib")
+    saved = []
+    savefig = figure.Figure.savefig
+    monkeypatch.setattr(figure.Figure, "savefig",
+                        lambda fig, *a, **k: (saved.append(fig), savefig(fig, *a, **k))[1])
     out, plot = tmp_path / "search.json", tmp_path / "rounds.png"
     result = _search_cli(
         iris_csv, "--target", "species", "--hidden", "8", "--solver", "lbfgs",
@@ -343,6 +348,9 @@ def test_cli_search_on_a_csv_writes_rounds_and_a_plot(iris_csv, tmp_path):
     assert set(record["best_params"]) == {"alpha", "activation"}
     assert record["test"]["accuracy"] > 0.8
     assert plot.read_bytes()[:4] == b"\x89PNG"
+    # the axes name the parameters as --param does, not the pipeline's model__alpha
+    labels = {ax.get_ylabel() for fig in saved for ax in fig.axes}
+    assert "alpha" in labels and not any("model__" in label for label in labels)
 
 
 def test_cli_search_adds_the_plugin_its_parameters_name(iris_csv, tmp_path):

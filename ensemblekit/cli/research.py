@@ -201,7 +201,9 @@ def search(data: str | None, params: tuple[str, ...], rounds: int, candidates: i
                                    "every --param here is a list of choices")
     if plot:
         fig, axes = figure(1, continuous, size=(4.5 * continuous, 3.8))
-        searcher.plot_rounds(ax=axes[0])
+        # the axes name the parameters as --param does, without the pipeline's step
+        searcher.plot_rounds(ax=axes[0], labels={
+            name: name.removeprefix("model__") for name in searcher.final_ranges_})
         fig.savefig(plot, dpi=110)
         click.echo(f"plot written to {plot}")
 
