@@ -865,7 +865,7 @@ def scores(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict[str, A
 class ScoringTable:
     """A table file read to score a model on: what ``evaluate`` and ``report --data`` use.
 
-    Attributes
+    Parameters
     ----------
     X : pandas.DataFrame
         What the model's ``predict`` takes (:func:`model_input`).
