@@ -271,7 +271,9 @@ SETTINGS: dict[str, Setting] = {
     "weight_init": Setting("glorot", parse=parse_weight_init),
     "batch_norm": Setting(False, "flag"),
     "early_stopping": Setting(False, "flag"),
-    "validation_fraction": Setting(0.1, "float", low=0, high=1, low_open=True,
+    # None: 0.1 with early_stopping, nothing held out without it; given without
+    # early_stopping, the share held out to monitor the validation score
+    "validation_fraction": Setting(None, "float", low=0, high=1, low_open=True,
                                    high_open=True),
     "dtype": Setting("float32", "choice", ("float32", "float64")),
     "scale": Setting("standard", "choice", tuple(SCALERS)),
@@ -644,6 +646,31 @@ def _ensemble(task: str, estimator: Any, settings: Mapping[str, Any],
     return ensemble
 
 
+def _validation(settings: Mapping[str, Any], spell: Callable[[str], str]) -> dict[str, Any]:
+    """The network's validation parameters: early stopping, or monitoring only.
+
+    ``validation_fraction`` given without ``early_stopping`` holds that share
+    out to record its score every epoch (``monitor_validation``).
+
+    Raises
+    ------
+    SettingError
+        For monitoring with L-BFGS, which has no epochs.
+    """
+    fraction = settings["validation_fraction"]
+    params: dict[str, Any] = {"early_stopping": settings["early_stopping"]}
+    if fraction is None:
+        return params
+    params.update(validation_fraction=fraction,
+                  monitor_validation=not settings["early_stopping"])
+    if params["monitor_validation"] and settings["solver"] == "lbfgs":
+        raise SettingError(
+            f"{spell('validation_fraction')} without {spell('early_stopping')} records the "
+            f"validation score every epoch, and {spell('solver')} lbfgs has no epochs; use "
+            "a stochastic solver (adam, sgd, adagrad, rmsprop)", "validation_fraction")
+    return params
+
+
 def build_model(task: str, settings: Mapping[str, Any], numeric: list[str],
                 categorical: list[str] | None = None,
                 spell: Callable[[str], str] = config_key) -> Pipeline:
@@ -686,15 +713,14 @@ def build_model(task: str, settings: Mapping[str, Any], numeric: list[str],
             f"{', '.join(twice)} given more than once; give each plugin once, with all its "
             "parameters: NAME:KEY=VALUE,KEY=VALUE", "plugins")
     cls = MLPClassifier if task == "classification" else MLPRegressor
-    estimator = cls(
+    estimator = cls(**_validation(settings, spell),
         hidden_layer_sizes=settings["hidden"],
         activation=settings["activation"], solver=settings["solver"],
         alpha=settings["alpha"], batch_size=settings["batch_size"],
         learning_rate=settings["learning_rate_schedule"],
         learning_rate_init=settings["learning_rate"], max_iter=settings["max_iter"],
         n_iter_no_change=settings["n_iter_no_change"], tol=settings["tol"],
-        random_state=settings["random_state"], early_stopping=settings["early_stopping"],
-        validation_fraction=settings["validation_fraction"],
+        random_state=settings["random_state"],
         weight_init=settings["weight_init"],
         batch_norm=settings["batch_norm"], plugins=plugins or None, dtype=settings["dtype"])
     network = _ensemble(task, estimator, settings, spell)

@@ -127,7 +127,7 @@ class _Run:
     X: Any  # the training rows (dense or sparse), the validation split taken out
     y: np.ndarray
     sample_weight: np.ndarray | None
-    validation: tuple | None  # (X_val, y_val, sw_val) with early stopping
+    validation: tuple | None  # (X_val, y_val, sw_val) when validation is monitored
     batch_size: int
     rng: np.random.Generator
     hooks: Hooks
@@ -173,6 +173,7 @@ class BaseMLP(BaseEstimator):
         "nesterovs_momentum": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "monitor_validation": ["boolean"],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
@@ -379,29 +380,37 @@ class BaseMLP(BaseEstimator):
 
         A first fit starts it empty.  A warm-started fit carries it over, and
         starts what the previous fit left out: after L-BFGS (no loss curve)
-        all of it; after the other ``early_stopping`` setting, the new
-        setting's part -- epochs trained before early stopping was switched
-        on get a NaN validation score (``validation_scores_`` stays one entry
-        per epoch), and switching it off takes the best loss so far from the
-        loss curve.
+        all of it; after other ``early_stopping`` or ``monitor_validation``
+        settings, the new settings' part -- epochs trained before validation
+        was monitored get a NaN validation score (``validation_scores_`` stays
+        one entry per epoch), and switching early stopping off takes the best
+        loss so far from the loss curve.
         """
         if self.solver not in _STOCHASTIC_SOLVERS:
             return
-        if fresh or not hasattr(self, "loss_curve_"):
+        started = fresh or not hasattr(self, "loss_curve_")
+        if started:
             self.loss_curve_: list[float] = []
             self.validation_scores_: list[float] | None = None
             self.best_validation_score_: float | None = None
             self.best_loss_: float | None = None
-        if self.early_stopping and self.validation_scores_ is None:
+        if not self._monitors_validation():
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+        elif self.validation_scores_ is None:
             self.validation_scores_ = [np.nan] * len(self.loss_curve_)
             self.best_validation_score_ = -np.inf
+        # the stopping criterion: the validation score, or the training loss
+        if self.early_stopping and (started or self.best_loss_ is not None):
             self.best_loss_ = None
             self._no_improvement_count = 0
         elif not self.early_stopping and self.best_loss_ is None:
             self.best_loss_ = min(self.loss_curve_, default=np.inf)
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
             self._no_improvement_count = 0
+
+    def _monitors_validation(self) -> bool:
+        """Whether a fit holds out ``validation_fraction`` and scores it every epoch."""
+        return bool(self.early_stopping or self.monitor_validation)
 
     def _param_lists(self) -> list[list[np.ndarray]]:
         n_hidden = self.n_layers_ - 2
@@ -475,6 +484,11 @@ class BaseMLP(BaseEstimator):
         if self.on_divergence not in ("stop", "raise"):
             raise ValueError(f"on_divergence must be 'stop' or 'raise', got "
                              f"{self.on_divergence!r}")
+        if self.monitor_validation and self.solver not in _STOCHASTIC_SOLVERS:
+            raise ValueError(
+                f"monitor_validation=True scores the held-out rows every epoch, and "
+                f"solver={self.solver!r} has no epochs; use a stochastic solver "
+                f"({', '.join(repr(s) for s in _STOCHASTIC_SOLVERS)})")
         hidden_sizes = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental)
@@ -497,7 +511,7 @@ class BaseMLP(BaseEstimator):
                 f"{len(self.coefs_) - 1} hidden layers, but y has {y.shape[1]} columns "
                 f"and hidden_layer_sizes={hidden_sizes}; refit without warm_start."
             )
-        else:  # warm start: the solver or early_stopping may differ from the last fit's
+        else:  # warm start: the solver or the validation settings may differ
             self._stopping_state(fresh=False)
         self.n_outputs_ = y.shape[1]
         if not hasattr(self, "history_"):  # weights set by hand, not by a fit
@@ -640,8 +654,11 @@ class BaseMLP(BaseEstimator):
             self.n_epochs_ = self.n_steps_ = 0
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if self.monitor_validation and incremental:
+            raise ValueError("partial_fit does not support monitor_validation=True: "
+                             "score your own held-out rows between calls")
         validation = None
-        if self.early_stopping:
+        if self._monitors_validation():
             X, X_val, y, y_val, sample_weight, sw_val = self._split_validation(
                 X, y, sample_weight, rng)
             validation = (X_val, y_val, sw_val)
@@ -883,8 +900,8 @@ class BaseMLP(BaseEstimator):
         return message
 
     def _update_no_improvement_count(self, validation, record, flat, best_params) -> None:
-        if self.early_stopping:
-            # _initialize set the early-stopping attributes; best_loss_ is None here
+        if validation is not None:  # monitored: score the held-out rows
+            # _stopping_state set the validation attributes
             assert self.validation_scores_ is not None
             assert self.best_validation_score_ is not None
             X_val, y_val, sw_val = validation
@@ -897,21 +914,25 @@ class BaseMLP(BaseEstimator):
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
+            previous_best = self.best_validation_score_
+            if score > previous_best:
                 self.best_validation_score_ = score
-                np.copyto(best_params, flat)
+            if self.early_stopping:  # the stopping criterion; best_loss_ is None here
+                if score < previous_best + self.tol:
+                    self._no_improvement_count += 1
+                else:
+                    self._no_improvement_count = 0
+                if score > previous_best:
+                    np.copyto(best_params, flat)
+                return
+        # without early stopping: the training loss, best_loss_ a float
+        assert self.best_loss_ is not None
+        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+            self._no_improvement_count += 1
         else:
-            assert self.best_loss_ is not None  # without early stopping it is a float
-            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if self.loss_curve_[-1] < self.best_loss_:
-                self.best_loss_ = self.loss_curve_[-1]
+            self._no_improvement_count = 0
+        if self.loss_curve_[-1] < self.best_loss_:
+            self.best_loss_ = self.loss_curve_[-1]
 
     # ------------------------------------------------------------------
     # public API
@@ -1006,8 +1027,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     verbose : bool, default=False
         Print the loss every epoch.
     warm_start : bool, default=False
-        Start from the previous fit's weights.  The solver and
-        ``early_stopping`` may change between warm-started fits.
+        Start from the previous fit's weights.  The solver,
+        ``early_stopping`` and ``monitor_validation`` may change between
+        warm-started fits.
     momentum : float, default=0.9
         Momentum of ``solver='sgd'``.
     nesterovs_momentum : bool, default=True
@@ -1016,7 +1038,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Hold out ``validation_fraction`` of the data, stop when its accuracy
         stops improving and restore the best weights.
     validation_fraction : float, default=0.1
-        Share of the data held out when ``early_stopping``.
+        Share of the data held out when ``early_stopping`` or
+        ``monitor_validation``; otherwise nothing is held out.
+    monitor_validation : bool, default=False
+        Hold out ``validation_fraction`` of the data and record its loss and
+        score every epoch (``history_``, ``validation_scores_``) without
+        stopping on them: training stops as without early stopping (the
+        training loss, ``n_iter_no_change``) and keeps the last epoch's
+        weights, as Keras' ``validation_split``.  Implied by
+        ``early_stopping``.  Needs a stochastic solver; not with
+        ``partial_fit``.
     beta_1 : float, default=0.9
         Adam's first-moment decay.
     beta_2 : float, default=0.999
@@ -1062,10 +1093,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     loss_curve_ : list of float
         Training loss per epoch (stochastic solvers).
     validation_scores_ : list of float or None
-        Validation accuracy per epoch (early stopping; NaN for epochs
-        trained, warm-started, before early stopping was switched on).
+        Validation accuracy per epoch (early stopping or
+        ``monitor_validation``; NaN for epochs trained, warm-started, before
+        validation was monitored).
     best_validation_score_ : float or None
-        Best validation accuracy (early stopping).
+        Best validation accuracy (early stopping or ``monitor_validation``).
     t_ : int
         Number of training samples seen.
     coefs_ : list of ndarray
@@ -1138,6 +1170,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         nesterovs_momentum: bool = True,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
+        monitor_validation: bool = False,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
@@ -1167,6 +1200,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.monitor_validation = monitor_validation
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -1359,8 +1393,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     verbose : bool, default=False
         Print the loss every epoch.
     warm_start : bool, default=False
-        Start from the previous fit's weights.  The solver and
-        ``early_stopping`` may change between warm-started fits.
+        Start from the previous fit's weights.  The solver,
+        ``early_stopping`` and ``monitor_validation`` may change between
+        warm-started fits.
     momentum : float, default=0.9
         Momentum of ``solver='sgd'``.
     nesterovs_momentum : bool, default=True
@@ -1368,7 +1403,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     early_stopping : bool, default=False
         Stop when the validation R² stops improving; restore the best weights.
     validation_fraction : float, default=0.1
-        Share of the data held out when ``early_stopping``.
+        Share of the data held out when ``early_stopping`` or
+        ``monitor_validation``; otherwise nothing is held out.
+    monitor_validation : bool, default=False
+        Hold out ``validation_fraction`` of the data and record its loss and
+        score every epoch (``history_``, ``validation_scores_``) without
+        stopping on them: training stops as without early stopping (the
+        training loss, ``n_iter_no_change``) and keeps the last epoch's
+        weights, as Keras' ``validation_split``.  Implied by
+        ``early_stopping``.  Needs a stochastic solver; not with
+        ``partial_fit``.
     beta_1 : float, default=0.9
         Adam's first-moment decay.
     beta_2 : float, default=0.999
@@ -1399,10 +1443,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     loss_curve_ : list of float
         Training loss per epoch (stochastic solvers).
     validation_scores_ : list of float or None
-        Validation R² per epoch (early stopping; NaN for epochs trained,
-        warm-started, before early stopping was switched on).
+        Validation R² per epoch (early stopping or ``monitor_validation``;
+        NaN for epochs trained, warm-started, before validation was
+        monitored).
     best_validation_score_ : float or None
-        Best validation R² (early stopping).
+        Best validation R² (early stopping or ``monitor_validation``).
     t_ : int
         Number of training samples seen.
     coefs_ : list of ndarray
@@ -1470,6 +1515,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         nesterovs_momentum: bool = True,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
+        monitor_validation: bool = False,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
@@ -1500,6 +1546,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.monitor_validation = monitor_validation
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon

@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -74,12 +76,63 @@ def test_empty_feature_columns_are_named_once(iris, tmp_path):
     assert f"{path}: every feature column is empty ('notes', 'extra')" in error
 
 
-def test_validation_fraction_needs_early_stopping(iris):
-    result = run("train", iris["csv"], "-t", "species", "--validation-fraction", "0.2",
-                 code=2)
-    assert "--validation-fraction is the share held out for --early-stopping" in result.output
-    run("train", iris["csv"], "-t", "species", "--validation-fraction", "0.2",
-        "--early-stopping", *TINY)
+def test_validation_fraction_alone_monitors_without_stopping(iris, tmp_path):
+    """Keras' validation_split: held out and scored every epoch, the last epoch kept."""
+    out = tmp_path / "monitored.ekm"
+    result = run("train", iris["csv"], "-t", "species", "--validation-fraction", "0.25",
+                 "--hidden", "8", "--max-iter", "15", "--n-iter-no-change", "15",
+                 "--out", out)
+    network = ensemblekit.load(out)[-1]
+    assert network.monitor_validation and not network.early_stopping
+    assert network.validation_fraction == 0.25 and network.n_iter_ == 15
+    scores = network.validation_scores_
+    assert len(scores) == 15 and [r["val_score"] for r in network.history_] == scores
+    best = int(np.argmax(scores))
+    assert (f"validation accuracy {scores[-1]:.4f} at the last epoch, the one kept (best "
+            f"{scores[best]:.4f} at epoch {best + 1})") in result.stdout
+    # a plain run holds nothing out and records no validation score
+    plain = run("train", iris["csv"], "-t", "species", *TINY[:-1], "--out", out)
+    assert "validation accuracy" not in plain.stdout
+    assert ensemblekit.load(out)[-1].validation_scores_ is None
+    error = run("train", iris["csv"], "-t", "species", "--validation-fraction", "0.2",
+                "--solver", "lbfgs", code=2).output
+    assert "--solver lbfgs has no epochs" in error
+
+
+def test_train_and_report_say_which_epoch_early_stopping_kept(iris, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib", reason="report draws with matplotlib")
+    from ensemblekit.cli import report as report_module
+
+    out = tmp_path / "stopped.ekm"
+    result = run("train", iris["csv"], "-t", "species", "--early-stopping",
+                 "--learning-rate", "0.05", "--hidden", "8", "--n-iter-no-change", "3",
+                 "--out", out)
+    network = ensemblekit.load(out)[-1]
+    scores = network.validation_scores_
+    kept = int(np.argmax(scores)) + 1
+    assert kept < network.n_iter_  # it stopped after the best epoch
+    line = (f"early stopping kept epoch {kept} of {network.n_iter_} (best validation "
+            f"accuracy {max(scores):.4f})")
+    assert line in result.stdout
+    legends = {}
+    save = report_module._save
+
+    def recording_save(fig, path):  # the plots' legends, as drawn
+        legends[path.name] = fig.axes[0].get_legend_handles_labels()[1]
+        return save(fig, path)
+
+    monkeypatch.setattr(report_module, "_save", recording_save)
+    run("report", out, "--out", tmp_path / "report")
+    assert f"- {line}" in (tmp_path / "report" / "index.md").read_text()
+    marker = f"epoch {kept}, kept by early stopping"
+    assert legends["loss.png"] == ["loss", "val loss", marker]
+    assert legends["validation.png"] == ["val score", marker]
+    # monitored without early stopping: the validation plot, and no kept epoch
+    run("train", iris["csv"], "-t", "species", "--validation-fraction", "0.2", *TINY,
+        "--out", out)
+    run("report", out, "--out", tmp_path / "monitored")
+    assert legends["validation.png"] == ["val score"]
+    assert legends["loss.png"] == ["loss", "val loss"]
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet", ".feather"])
@@ -184,9 +237,65 @@ def test_evaluate_prints_per_class_scores(iris):
     assert metrics["per_class"]["setosa"]["support"] == 50
 
 
+def test_evaluate_importance_is_per_input_column_and_reproducible(tmp_path):
+    """Permutation importance through the model's own pipeline, one entry per column."""
+    from sklearn.inspection import permutation_importance
+
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({"city": rng.choice(["paris", "rome", "oslo"], n),
+                          "noise": rng.normal(size=n), "income": rng.normal(50, 10, n)})
+    frame["bought"] = np.where((frame.city == "paris") | (frame.income > 55), "yes", "no")
+    path = tmp_path / "shop.csv"
+    frame.to_csv(path, index=False)
+    model_file = tmp_path / "shop.ekm"
+    run("train", path, "-t", "bought", "--hidden", "16", "--max-iter", "60",
+        "--learning-rate", "0.01", "--random-state", "3", "-q", "--out", model_file)
+    args = ("evaluate", model_file, path, "--json", "--importance")
+    metrics = json.loads(run(*args).stdout)
+    assert json.loads(run(*args).stdout) == metrics  # seeded: the same numbers again
+    found = metrics["importance"]
+    assert set(found) == {"city", "noise", "income"}  # not the one-hot columns
+    assert list(found)[-1] == "noise"  # most important first; noise matters least
+    assert found["city"]["mean"] > 0.05 and found["income"]["mean"] > 0.05
+    model = ensemblekit.load(model_file)
+    X = frame.drop(columns="bought")
+    expected = permutation_importance(model, X, frame["bought"].to_numpy(), n_repeats=5,
+                                      random_state=3)  # the model's random state
+    for i, column in enumerate(X.columns):
+        assert found[column]["mean"] == pytest.approx(expected.importances_mean[i])
+        assert found[column]["std"] == pytest.approx(expected.importances_std[i])
+    text = run(*args[:-2], "--importance").stdout
+    assert "permutation importance (drop of accuracy when the column is shuffled):" in text
+    assert "importance" not in json.loads(run(*args[:-1]).stdout)
+
+
 def test_evaluate_prints_mae_rmse_r2_for_a_regression(tmp_path):
     path = tmp_path / "diabetes.csv"
     load_diabetes(as_frame=True, scaled=False).frame.to_csv(path, index=False)
     run("train", path, "--out", tmp_path / "d.ekm", *TINY)
     out = run("evaluate", tmp_path / "d.ekm", path).stdout
     assert [line.split(":")[0] for line in out.splitlines()] == ["rows", "R²", "RMSE", "MAE"]
+
+
+def test_report_data_of_a_regression_through_the_console_script(tmp_path):
+    """``ensemblekit report --data``: predicted vs actual and importance, as a user runs it."""
+    pytest.importorskip("matplotlib", reason="report draws with matplotlib")
+    script = shutil.which("ensemblekit")
+    if script is None:
+        pytest.skip("the ensemblekit console script is not installed")
+    path = tmp_path / "diabetes.csv"
+    load_diabetes(as_frame=True, scaled=False).frame.to_csv(path, index=False)
+    model = tmp_path / "d.ekm"
+    for args in (["train", path, "--out", model, *TINY],
+                 ["report", model, "--out", tmp_path / "report", "--data", path]):
+        done = subprocess.run([script, *map(str, args)], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in (tmp_path / "report").iterdir())
+    assert written == ["importance.png", "index.md", "loss.png", "predicted.png"]
+    page = (tmp_path / "report" / "index.md").read_text()
+    assert "![Predicted vs actual](predicted.png)" in page
+    rows = [line.split(" | ")[0].strip("| ") for line in page.splitlines()
+            if line.startswith("| ") and line.count("|") == 4 and "column" not in line]
+    assert sorted(rows) == sorted(load_diabetes().feature_names)

@@ -56,7 +56,8 @@ def test_every_sklearn_parameter_with_the_same_default(ours, theirs):
         assert our_params[name].default == param.default, name
         assert our_params[name].kind == param.kind, name
     extra = set(our_params) - set(their_params)
-    assert extra == {"weight_init", "batch_norm", "plugins", "on_divergence", "dtype"}
+    assert extra == {"weight_init", "batch_norm", "plugins", "on_divergence", "dtype",
+                     "monitor_validation"}
 
 
 @pytest.mark.parametrize("ours, theirs, early", [
@@ -264,6 +265,87 @@ def test_early_stopping_restores_best_weights(digits):
                                   n_iter_no_change=1000).fit(X_train, y_train)
     for a, b in zip(short.coefs_, clf.coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+class _WeightsPerEpoch(Plugin):
+    """Copies the first layer's weights at the end of every epoch."""
+
+    name = "weights_per_epoch"
+
+    @hookimpl
+    def ensemblekit_epoch_end(self, estimator):
+        self.seen_ = getattr(self, "seen_", []) + [estimator.coefs_[0].copy()]
+
+
+def test_monitor_validation_records_every_epoch_and_keeps_the_last(digits):
+    """Keras' ``validation_split``: the held-out score is recorded, nothing stops on it."""
+    X_train, _, y_train, _ = digits
+    kw = dict(hidden_layer_sizes=(32,), learning_rate_init=0.05, max_iter=30,
+              n_iter_no_change=1000, validation_fraction=0.2, random_state=0)
+    monitored = MLPClassifier(monitor_validation=True, plugins=[_WeightsPerEpoch()],
+                              **kw).fit(X_train, y_train)
+    assert monitored.n_iter_ == 30
+    scores = monitored.validation_scores_
+    assert len(scores) == 30 and monitored.best_validation_score_ == max(scores)
+    assert [r["val_score"] for r in monitored.history_] == scores
+    assert all("val_loss" in r for r in monitored.history_)
+    # trained on the other 80 % of the rows; the stopping rule is the training loss's
+    assert monitored.t_ == 30 * (len(y_train) - int(np.ceil(0.2 * len(y_train))))
+    assert monitored.best_loss_ == min(monitored.loss_curve_)
+    # early stopping that never triggers sees the same split and the same epochs, but
+    # puts the best epoch's weights back; monitoring keeps the last epoch's
+    stopped = MLPClassifier(early_stopping=True, plugins=[_WeightsPerEpoch()],
+                            **kw).fit(X_train, y_train)
+    assert stopped.validation_scores_ == scores
+    best = int(np.argmax(scores))
+    assert best < 29  # the last epoch is not the best one here
+    seen = dict(monitored.plugins_)["weights_per_epoch"].seen_
+    np.testing.assert_array_equal(monitored.coefs_[0], seen[-1])
+    np.testing.assert_array_equal(stopped.coefs_[0], seen[best])
+
+
+def test_monitor_validation_is_an_explicit_opt_in(digits):
+    """scikit-learn's defaults hold nothing out; the new parameter is checked like theirs."""
+    X_train, _, y_train, _ = digits
+    plain = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3,
+                         validation_fraction=0.3).fit(X_train, y_train)
+    assert plain.validation_scores_ is None and plain.t_ == 3 * len(y_train)
+    assert "val_score" not in plain.history_[0]
+    regressor = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, monitor_validation=True,
+                             random_state=0).fit(X_train, y_train)
+    assert len(regressor.validation_scores_) == 3  # R² of the held-out rows
+    with pytest.raises(ValueError, match="monitor_validation"):
+        MLPClassifier(monitor_validation="yes").fit(X_train, y_train)
+    with pytest.raises(ValueError, match="monitor_validation=True .* solver='lbfgs'"):
+        MLPClassifier(solver="lbfgs", monitor_validation=True).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="partial_fit does not support monitor_validation"):
+        MLPClassifier(monitor_validation=True).partial_fit(X_train, y_train,
+                                                           classes=np.unique(y_train))
+
+
+def test_ensemble_members_monitor_validation(digits):
+    X_train, _, y_train, _ = digits
+    member = MLPClassifier(hidden_layer_sizes=(8,), max_iter=4, monitor_validation=True)
+    ensemble = EnsembleClassifier(member, n_estimators=2, random_state=0).fit(
+        X_train, y_train)
+    assert [len(m.validation_scores_) for m in ensemble.estimators_] == [4, 4]
+    assert all(m.n_iter_ == 4 for m in ensemble.estimators_)
+
+
+def test_warm_start_may_switch_validation_monitoring(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, n_iter_no_change=100,
+                        warm_start=True, random_state=0).fit(X_train, y_train)
+    clf.set_params(monitor_validation=True).fit(X_train, y_train)
+    assert np.isnan(clf.validation_scores_[:3]).all() and len(clf.validation_scores_) == 6
+    assert clf.best_loss_ == min(clf.loss_curve_)
+    clf.set_params(early_stopping=True).fit(X_train, y_train)  # the scores carry on
+    assert len(clf.validation_scores_) == 9 and clf.best_loss_ is None
+    assert clf.best_validation_score_ == np.nanmax(clf.validation_scores_)
+    clf.set_params(early_stopping=False).fit(X_train, y_train)  # still monitored
+    assert len(clf.validation_scores_) == 12 and clf.best_loss_ == min(clf.loss_curve_)
+    clf.set_params(monitor_validation=False).fit(X_train, y_train)
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
 
 
 def test_warm_start_may_switch_early_stopping_and_solver(digits, tmp_path):

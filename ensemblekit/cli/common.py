@@ -279,7 +279,10 @@ def train_params(exclude: Collection[str] = ()) -> list[click.Parameter]:
         _option("--batch-norm/--no-batch-norm", name="batch_norm"),
         _option("--early-stopping/--no-early-stopping", name="early_stopping",
                 help="Hold out --validation-fraction and keep the best epoch."),
-        _option("--validation-fraction", name="validation_fraction"),
+        _option("--validation-fraction", name="validation_fraction",
+                help="Share of the training rows held out and scored every epoch "
+                     "(default 0.1 with --early-stopping; given without it, the score "
+                     "is recorded and the last epoch kept)."),
         _option("--dtype", name="dtype",
                 help="Compute dtype: float32 trains faster with the same scores "
                      "(docs/performance.md); float64 for the last digits."),
@@ -371,25 +374,13 @@ def read_training(data: str | None, options: dict) -> data_.TrainingTable:
         The table file (None: the bundled digits).
     options : dict
         The command's options: ``target``, ``task``, ``sep``, ``drop``,
-        ``id_column``, ``early_stopping``.
+        ``id_column``.
 
     Returns
     -------
     ensemblekit.cli.data.TrainingTable
         See :func:`ensemblekit.cli.data.load_training_table`.
-
-    Raises
-    ------
-    click.UsageError
-        For ``--validation-fraction`` without ``--early-stopping`` (the
-        fraction is only held out to stop early).
     """
-    source = click.get_current_context().get_parameter_source("validation_fraction")
-    given = source not in (None, click.core.ParameterSource.DEFAULT)
-    if given and not options["early_stopping"]:
-        raise click.UsageError(
-            "--validation-fraction is the share held out for --early-stopping; add "
-            "--early-stopping (or leave --validation-fraction out)")
     return data_.load_training_table(data, options["target"], options["task"],
                                      options["sep"], tuple(options["drop"]),
                                      options["id_column"])

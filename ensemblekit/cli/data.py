@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier
 from sklearn.compose import TransformedTargetRegressor
+from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -42,7 +43,9 @@ from ..schema import ColumnSchema, SchemaError, check_unique_names
 
 __all__ = [
     "MAX_AUTO_CLASSES",
+    "IMPORTANCE_REPEATS",
     "MAX_MAGNITUDE",
+    "ScoringTable",
     "TrainingTable",
     "check_column",
     "check_magnitudes",
@@ -51,6 +54,7 @@ __all__ = [
     "FORMATS",
     "feature_columns",
     "final_estimator",
+    "importance",
     "infer_task",
     "load_training_table",
     "model_input",
@@ -58,8 +62,9 @@ __all__ = [
     "read_table",
     "regression_metrics",
     "schema_errors",
-    "score_file",
+    "score_table",
     "scores",
+    "scoring_table",
     "split",
     "table_format",
     "target_scale",
@@ -856,9 +861,31 @@ def scores(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> dict[str, A
     return regression_metrics(y, model.predict(X))
 
 
-def score_file(model: Any, metadata: dict, data: str, target: str | None,
-               sep: str | None = None) -> dict[str, Any]:
-    """Score a loaded model on the table file ``data``.
+@dataclass
+class ScoringTable:
+    """A table file read to score a model on: what ``evaluate`` and ``report --data`` use.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        What the model's ``predict`` takes (:func:`model_input`).
+    y : numpy.ndarray
+        The target, rows without one dropped.
+    task : {"classification", "regression"}
+        The model's task.
+    source : str
+        The file, named in errors.
+    """
+
+    X: pd.DataFrame
+    y: np.ndarray
+    task: str
+    source: str
+
+
+def scoring_table(model: Any, metadata: dict, data: str, target: str | None,
+                  sep: str | None = None) -> ScoringTable:
+    """Read the table file ``data`` to score a loaded model on.
 
     Parameters
     ----------
@@ -875,8 +902,8 @@ def score_file(model: Any, metadata: dict, data: str, target: str | None,
 
     Returns
     -------
-    dict
-        See :func:`scores`.
+    ScoringTable
+        The features, the target and the task.
     """
     target = target or metadata.get("target")
     if target is None:
@@ -887,4 +914,63 @@ def score_file(model: Any, metadata: dict, data: str, target: str | None,
     X = model_input(model, metadata, frame.drop(columns=[target]), data)
     task = "classification" if is_classifier(final_estimator(model)) else "regression"
     with schema_errors(data):
-        return scores(model, X, target_values(frame, target, task), task)
+        return ScoringTable(X, target_values(frame, target, task), task, data)
+
+
+def score_table(model: Any, table: ScoringTable) -> dict[str, Any]:
+    """Score a loaded model on a table read by :func:`scoring_table`.
+
+    Parameters
+    ----------
+    model : estimator
+        A loaded model.
+    table : ScoringTable
+        The features and target.
+
+    Returns
+    -------
+    dict
+        See :func:`scores`.
+    """
+    with schema_errors(table.source):
+        return scores(model, table.X, table.y, table.task)
+
+
+#: Times each column is shuffled by :func:`importance`.
+IMPORTANCE_REPEATS = 5
+
+
+def importance(model: Any, table: ScoringTable) -> dict[str, dict[str, float]]:
+    """Permutation importance of every input column, most important first.
+
+    Each feature column of the table, as read (not its one-hot columns), is
+    shuffled :data:`IMPORTANCE_REPEATS` times and the model scored on the
+    result through its whole pipeline, exactly as ``predict`` sees the table;
+    the importance is the drop of the score (accuracy, or R²). The shuffles
+    are seeded by the model's ``random_state`` (0 when it has no integer
+    seed), so the numbers are the same on every run.
+
+    Parameters
+    ----------
+    model : estimator
+        A loaded model.
+    table : ScoringTable
+        The table to score it on (:func:`scoring_table`).
+
+    Returns
+    -------
+    dict of str to dict
+        Column name to ``{"mean": ..., "std": ...}`` of the score's drop over
+        the repeats.
+    """
+    schema = model[0] if isinstance(model, Pipeline) else None
+    columns = (list(schema.columns_) if isinstance(schema, ColumnSchema)
+               else [str(c) for c in table.X.columns])
+    seed = getattr(final_estimator(model), "random_state", None)
+    with schema_errors(table.source):
+        found = permutation_importance(
+            model, table.X[columns], table.y, n_repeats=IMPORTANCE_REPEATS,
+            random_state=seed if isinstance(seed, int) else 0)
+    order = np.argsort(-found.importances_mean, kind="stable")
+    return {columns[i]: {"mean": float(found.importances_mean[i]),
+                         "std": float(found.importances_std[i])} for i in order}

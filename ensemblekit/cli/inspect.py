@@ -17,22 +17,33 @@ __all__ = ["report"]
 @click.argument("model_file", metavar="MODEL")
 @click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder to write the plots and index.md into.")
-@click.option("--data", "data", help="CSV to score the model on (adds a confusion matrix).")
+@click.option("--data", "data",
+              help="CSV to score the model on: adds its scores, the permutation importance "
+                   "of its columns, and a confusion matrix (classifier) or a "
+                   "predicted-vs-actual plot (regressor).")
 @click.option("--target", "-t", help="Target column of --data (default: the one trained on).")
 @common.with_sep
 def report(model_file: str, out_dir: str, data: str | None, target: str | None,
            sep: str | None) -> None:
     """Plot MODEL's learning curves (and scores on --data) into a folder.
 
-    Writes loss.png, validation.png (with early stopping), confusion.png
-    (a classifier scored on --data) and an index.md that shows them.
-    Needs matplotlib: pip install 'ensemblekit[plot]'.
+    Writes loss.png, validation.png (when a validation score was recorded),
+    and with --data importance.png (permutation importance), confusion.png
+    (a classifier) or predicted.png (a regressor), and an index.md that shows
+    them. Needs matplotlib: pip install 'ensemblekit[plot]'.
     """
     model, metadata = common.load_model(model_file)
-    metrics = data_.score_file(model, metadata, data, target, sep) if data else None
+    metrics = importance = predicted = None
+    if data:
+        scored = data_.scoring_table(model, metadata, data, target, sep)
+        metrics = data_.score_table(model, scored)
+        importance = data_.importance(model, scored)
+        if scored.task == "regression":
+            with data_.schema_errors(data):
+                predicted = (scored.y, model.predict(scored.X))
     try:
         written = write_report(model, metadata, Path(out_dir), Path(model_file).name,
-                               metrics)
+                               metrics, importance, predicted)
     except ImportError:  # matplotlib, drawn only here
         raise click.ClickException(
             "report needs matplotlib: pip install 'ensemblekit[plot]'") from None

@@ -71,9 +71,13 @@ def predict(model_file: str, data: str, out: str | None, proba: bool,
 @click.argument("data", metavar="DATA")
 @click.option("--target", "-t", help="Target column (default: the one trained on).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--importance", is_flag=True,
+              help="Add each input column's permutation importance: the drop of the "
+                   "score (accuracy, or R²) when the column is shuffled (seeded by the "
+                   "model's random state).")
 @common.with_sep
 def evaluate(model_file: str, data: str, target: str | None, as_json: bool,
-             sep: str | None) -> None:
+             importance: bool, sep: str | None) -> None:
     """Score MODEL on DATA (CSV with the target column).
 
     Classifiers: accuracy, f1_macro, log_loss, ece (15-bin expected
@@ -81,9 +85,13 @@ def evaluate(model_file: str, data: str, target: str | None, as_json: bool,
     confusion matrix (rows: true labels).
     Regressors: r2, rmse, mae, and for ensembles nll (mean Gaussian negative
     log-likelihood with the members' spread as the standard deviation).
+    With --importance, the permutation importance of every input column.
     """
     model, metadata = common.load_model(model_file)
-    metrics = data_.score_file(model, metadata, data, target, sep)
+    scored = data_.scoring_table(model, metadata, data, target, sep)
+    metrics = data_.score_table(model, scored)
+    if importance:
+        metrics["importance"] = data_.importance(model, scored)
     if as_json:
         click.echo(json.dumps(metrics))
         return
@@ -100,3 +108,9 @@ def evaluate(model_file: str, data: str, target: str | None, as_json: bool,
         click.echo("confusion matrix (rows: true, columns: predicted):")
         click.echo(pd.DataFrame(metrics["confusion_matrix"], index=metrics["labels"],
                                 columns=metrics["labels"]).to_string())
+    if importance:
+        score = "accuracy" if scored.task == "classification" else "R²"
+        click.echo(f"permutation importance (drop of {score} when the column is "
+                   "shuffled):")
+        click.echo(pd.DataFrame(metrics["importance"]).T.to_string(
+            float_format="{:.4f}".format))

@@ -26,7 +26,7 @@ from ..plugins import Plugin
 from . import common
 from . import data as data_
 from .ensemble import member_reporter, parallel_backend
-from .report import describe_model, epochs_trained
+from .report import describe_model, epochs_trained, validation_summary
 
 __all__ = ["train"]
 
@@ -178,6 +178,9 @@ def train(data: str | None, **options: Any) -> None:
     estimator = data_.final_estimator(model)
     click.echo(f"model:  {describe_model(estimator)}")
     click.echo(f"epochs: {epochs_trained(estimator)}, time: {elapsed:.2f}s on {where}")
+    summary = validation_summary(estimator)
+    if summary is not None:
+        click.echo(f"        {summary}")
     for split, metrics in scores.items():
         common.echo_metrics(split, metrics)
     if options["out"]:

@@ -51,7 +51,8 @@ class OptunaPruningCallback(Plugin):
     monitor : str, default="val_score"
         The key of the epoch record to report: ``"val_score"`` (accuracy or R²
         on the validation split; the study's direction is ``"maximize"``) and
-        ``"val_loss"`` need ``early_stopping=True``; ``"loss"`` (the training
+        ``"val_loss"`` need ``early_stopping=True`` or
+        ``monitor_validation=True``; ``"loss"`` (the training
         loss; direction ``"minimize"``) is always there.
 
     See Also
@@ -121,11 +122,13 @@ class OptunaPruningCallback(Plugin):
     @hookimpl
     def ensemblekit_fit_start(self, estimator: Any) -> None:
         """Refuse a validation monitor without a validation split; warn for L-BFGS."""
-        if self.monitor.startswith("val_") and not getattr(estimator, "early_stopping",
-                                                           False):
+        if self.monitor.startswith("val_") and not (
+                getattr(estimator, "early_stopping", False)
+                or getattr(estimator, "monitor_validation", False)):
             raise ValueError(
                 f"OptunaPruningCallback: monitor={self.monitor!r} needs early_stopping=True "
-                "(the validation split); set it, or monitor 'loss'.")
+                "or monitor_validation=True (the validation split); set one, or monitor "
+                "'loss'.")
         if getattr(estimator, "solver", None) == "lbfgs":
             warnings.warn(
                 "OptunaPruningCallback does nothing with solver='lbfgs': L-BFGS has no "
