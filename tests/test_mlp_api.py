@@ -166,6 +166,26 @@ def test_float32_stays_float32_end_to_end(solver, digits):
     assert reg.predict(X_test.astype(np.float32)).dtype == np.float32
 
 
+def test_float32_training_predicts_what_float64_training_does():
+    """scikit-learn's ``test_mlp_regressor_dtypes_casting``, with an absolute floor.
+
+    Its relative tolerance alone (5e-4) fails on one prediction of -4.8e-5 that
+    float32 and float64 training put 4e-8 apart on some CPUs (deselected from the
+    port, docs/design.md); every prediction must still agree to 5e-4 relative or
+    1e-6 absolute, far below the targets' scale (0..2).
+    """
+    X, y = load_digits(n_class=3, return_X_y=True)
+    kwargs = dict(alpha=1e-5, hidden_layer_sizes=(5, 3), random_state=1, max_iter=150,
+                  tol=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pred_64 = MLPRegressor(**kwargs).fit(X[:300], y[:300]).predict(X[300:])
+        reg_32 = MLPRegressor(**kwargs).fit(X[:300].astype(np.float32), y[:300])
+    pred_32 = reg_32.predict(X[300:].astype(np.float32))
+    assert pred_32.dtype == np.float32
+    np.testing.assert_allclose(pred_64, pred_32, rtol=5e-4, atol=1e-6)
+
+
 def test_dtype_parameter_trains_float64_input_in_float32(digits):
     X_train, X_test, y_train, y_test = digits
     kw = dict(hidden_layer_sizes=(32,), max_iter=20, random_state=0)

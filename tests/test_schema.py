@@ -139,7 +139,10 @@ def test_text_of_digits_read_as_floats_maps_back_to_its_categories(shop, tmp_pat
     by_python = shop["model"].predict_proba(read)
     by_cli = _cli_proba(shop, path)
     np.testing.assert_array_equal(by_python, by_cli)
-    np.testing.assert_array_equal(by_python[1:], expected[1:])
+    # the same rows in a table of another length: float32 products may round the
+    # last bit differently (one float32 step, seen on an AMD EPYC's BLAS); the
+    # bug this guards against moved a probability from 0.999 to 0.295
+    np.testing.assert_allclose(by_python[1:], expected[1:], rtol=0, atol=1e-6)
 
 
 def test_a_numpy_array_in_training_order_gives_the_same_predictions(shop):

@@ -29,6 +29,13 @@ Deselected, each for a stated reason (also listed in ``docs/design.md``):
     first epoch's weights: its last validation score is finite.  That is the
     divergence rule of ``docs/reliability.md``, tested in
     ``tests/test_divergence_rule.py``.
+``test_mlp_regressor_dtypes_casting``
+    Compares float32 and float64 training with a relative tolerance alone
+    (5e-4): one of its 60 predictions is -4.8e-5, which the two dtypes put
+    4.1e-8 apart (8.4e-4 relative) on an AMD EPYC machine of this project and
+    within tolerance on another, depending on the CPU's BLAS kernels.
+    ``tests/test_mlp_api.py::test_float32_training_predicts_what_float64_training_does``
+    runs the same comparison with a 1e-6 absolute floor.
 """
 
 import os
@@ -39,7 +46,8 @@ from pathlib import Path
 import pytest
 
 DESELECTED = ("test_gradient", "test_partial_fit_unseen_classes",
-              "test_lbfgs_regression_maxfun", "test_mlp_diverging_loss")
+              "test_lbfgs_regression_maxfun", "test_mlp_diverging_loss",
+              "test_mlp_regressor_dtypes_casting")
 
 
 @pytest.mark.slow
@@ -55,7 +63,7 @@ def test_sklearn_test_mlp_passes_against_ensemblekit(tmp_path):
     tail = proc.stdout[-3000:]
     assert proc.returncode == 0, tail
     summary = [line for line in proc.stdout.splitlines() if " passed" in line][-1]
-    assert int(summary.split(" passed")[0].split()[-1]) >= 55, summary
+    assert int(summary.split(" passed")[0].split()[-1]) >= 54, summary
 
 
 def test_swap_plugin_really_swaps(monkeypatch):
