@@ -25,6 +25,7 @@ plugin manager ever crosses a process boundary.
 
 from __future__ import annotations
 
+import difflib
 import signal
 import socket
 import struct
@@ -364,17 +365,20 @@ def _resolve_role(value: Any, role: str) -> Plugin:
     hook = next(h for h, r, _ in ENSEMBLE_ROLES if r == role)
     registry = get_registry()
     fitting = sorted(n for n, cls in registry.plugins.items() if callable(getattr(cls, hook, None)))
+    plural = "strategies" if role == "strategy" else f"{role}s"
     if isinstance(value, str):
         if value not in registry.plugins:
-            raise ValueError(f"unknown {role} {value!r}. Registered {role}s: "
-                             f"{', '.join(fitting) or '(none)'}.")
+            close = difflib.get_close_matches(value, fitting, n=1)
+            raise ValueError(f"unknown {role} {value!r}"
+                             + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + f". Registered {plural}: {', '.join(fitting) or '(none)'}.")
         plugin = registry.create(value)
     else:
         plugin = clone(value)
     if not _implements(plugin, hook):
         raise ValueError(
             f"{role}={value!r} is not a {role}: {type(plugin).__name__} does not "
-            f"implement {hook}. Registered {role}s: {', '.join(fitting) or '(none)'}."
+            f"implement {hook}. Registered {plural}: {', '.join(fitting) or '(none)'}."
         )
     plugin.validate()
     return plugin
