@@ -157,7 +157,8 @@ def _dispatch_warning(msg: warnings.WarningMessage) -> None:
     if log is not None:
         log.append((msg.category, str(msg.message)))
         return
-    _CAPTURING["shown"](msg)
+    # None: the last block closed meanwhile, and the module's own function is back
+    (_CAPTURING["shown"] or warnings._showwarnmsg)(msg)  # type: ignore[attr-defined]
 
 
 @contextmanager
@@ -566,7 +567,7 @@ class _Reporter:
         """Report run ``done - 1`` as finished: all its epochs, then the member."""
         with self.lock:
             run = done - 1
-            if self.address is not None and self.epochs is not None and (
+            if self.epochs is not None and self._reader is not None and (
                     self.counts[run] < self.limits[run]):
                 self.counts[run] = self.limits[run]
                 self.epochs(sum(self.counts), sum(self.limits))
