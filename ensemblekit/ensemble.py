@@ -25,14 +25,17 @@ plugin manager ever crosses a process boundary.
 
 from __future__ import annotations
 
+import difflib
 import signal
+import socket
+import struct
 import sys
 import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, CancelledError
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, suppress
 from multiprocessing import TimeoutError as PoolTimeoutError
 from numbers import Integral, Real
 from typing import Any
@@ -80,7 +83,8 @@ from .exceptions import (
     TrainingDiverged,
     TrainingInterrupted,
 )
-from .mlp import EXPLOSION_FACTOR, MLPClassifier, MLPRegressor
+from .hookspecs import hookimpl
+from .mlp import EXPLOSION_FACTOR, BaseMLP, MLPClassifier, MLPRegressor
 from .plugins import (
     ENSEMBLE_ROLES,
     EnsembleHooks,
@@ -140,8 +144,127 @@ def _training_status(member: Any) -> dict[str, Any]:
     }
 
 
+_CAPTURE_LOCK = threading.Lock()
+_CAPTURE = threading.local()
+#: the process-wide part of :func:`_member_warnings`: how many blocks are open, the
+#: ``catch_warnings`` that restores the filters, and the function it replaced
+_CAPTURING: dict[str, Any] = {"blocks": 0, "saved": None, "shown": None}
+
+
+def _dispatch_warning(msg: warnings.WarningMessage) -> None:
+    """``warnings._showwarnmsg`` while members train: to the thread's record, or as before."""
+    log = getattr(_CAPTURE, "log", None)
+    if log is not None:
+        log.append((msg.category, str(msg.message)))
+        return
+    # None: the last block closed meanwhile, and the module's own function is back
+    (_CAPTURING["shown"] or warnings._showwarnmsg)(msg)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def _capturing() -> Iterator[None]:
+    """Show every warning, and let each thread record its own, inside the block.
+
+    ``warnings.catch_warnings`` is process-wide, not thread-safe, and entered
+    around every call by scikit-learn's ``Parallel`` in the worker (to give it
+    the caller's filters): a member trained in a thread (joblib's threading
+    backend, a Dask worker's thread pool) cannot use it without losing its
+    warnings to, or stealing them from, another member.  The first block to
+    open therefore replaces ``warnings._showwarnmsg`` -- the function every
+    warning that passes the filters goes through, and which no
+    ``catch_warnings`` saves or restores -- by one that sends the warning to
+    the record of the thread that raised it (:func:`_member_warnings`), or
+    where it went before, and puts an ``"always"`` filter first (two members
+    raising the same warning both record it; a driver that opens the block
+    before dispatching hands the filter to the workers too).  The last block
+    to close restores both.
+    """
+    with _CAPTURE_LOCK:
+        if _CAPTURING["blocks"] == 0:
+            saved = warnings.catch_warnings()
+            saved.__enter__()
+            warnings.simplefilter("always")
+            _CAPTURING.update(saved=saved, shown=warnings._showwarnmsg)  # type: ignore[attr-defined]
+            warnings._showwarnmsg = _dispatch_warning  # type: ignore[attr-defined]
+        _CAPTURING["blocks"] += 1
+    try:
+        yield
+    finally:
+        with _CAPTURE_LOCK:
+            _CAPTURING["blocks"] -= 1
+            if _CAPTURING["blocks"] == 0:
+                warnings._showwarnmsg = _CAPTURING["shown"]  # type: ignore[attr-defined]
+                _CAPTURING["saved"].__exit__(None, None, None)
+                _CAPTURING.update(saved=None, shown=None)
+
+
+@contextmanager
+def _member_warnings() -> Iterator[list[tuple[type[Warning], str]]]:
+    """Record, as ``(category, message)``, every warning this thread raises in the block."""
+    log: list[tuple[type[Warning], str]] = []
+    outer = getattr(_CAPTURE, "log", None)  # a member that is itself an ensemble
+    with _capturing():
+        _CAPTURE.log = log
+        try:
+            yield log
+        finally:
+            _CAPTURE.log = outer
+
+
+class _EpochReporter(Plugin):
+    """Reports the epochs of an ensemble member as they end.
+
+    Added by :func:`fit_member` for the fit only, and removed from the fitted
+    member again: it reads the epoch and changes nothing.
+
+    Parameters
+    ----------
+    report : callable or None
+        ``report(epochs_done)``.
+    """
+
+    name = "_ensemble_epoch_progress"
+
+    def __init__(self, report: Callable[[int], None] | None = None) -> None:
+        self.report = report
+
+    @hookimpl
+    def ensemblekit_epoch_end(self, epoch: int) -> None:
+        """Report the epoch."""
+        if self.report is not None:
+            self.report(epoch + 1)
+
+
+#: an epoch's report: the run's number and the epochs it has trained
+_EPOCH_DATAGRAM = struct.Struct("!II")
+
+
+def _observed_fit(member: Any, run: int, progress: tuple[str, int] | None, X: Any,
+                  y: np.ndarray, params: dict[str, Any]) -> None:
+    """``member.fit``; an ensemblekit MLP sends ``(run, epochs)`` to ``progress`` per epoch."""
+    if progress is None or not isinstance(member, BaseMLP):
+        member.fit(X, y, **params)
+        return
+    configured = member.plugins
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+
+        def report(epoch: int) -> None:
+            with suppress(OSError):  # a report lost is a bar behind, never a member lost
+                sock.sendto(_EPOCH_DATAGRAM.pack(run, epoch), progress)
+
+        member.plugins = [*(configured or []), _EpochReporter(report)]
+        try:
+            member.fit(X, y, **params)
+        finally:
+            member.plugins = configured
+            if hasattr(member, "plugins_"):
+                member.plugins_ = [(n, p) for n, p in member.plugins_
+                                   if n != _EpochReporter.name]
+
+
 def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = None,
                indices: np.ndarray | None = None, fit_params: dict[str, Any] | None = None,
+               *, run: int = 0, progress: tuple[str, int] | None = None,
                ) -> tuple[Any, dict[str, Any]]:
     """Train one ensemble member; the function every joblib backend runs.
 
@@ -149,10 +272,9 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
     the ensemble, so it pickles for process and cluster workers.  BLAS is
     limited to one thread (results do not depend on the thread count, and
     members never oversubscribe the cores).  Failures come back as data, not
-    as exceptions, so the driver can name the member and its seed; warnings
-    are recorded as data when the function runs in a process's main thread
-    (``warnings.catch_warnings`` is not thread-safe, and in threads they reach
-    the caller directly anyway).
+    as exceptions, so the driver can name the member and its seed; so do the
+    warnings the member raises, on every backend (in a process's main thread
+    as in a worker thread: each thread records its own).
 
     Parameters
     ----------
@@ -170,6 +292,14 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
         Further keyword arguments of the member's ``fit`` (the metadata routed
         to it); values with one entry per row of ``X`` are taken at
         ``indices`` too.
+    run : int, default=0
+        The training run's number, reported with each epoch.
+    progress : (str, int) or None, default=None
+        Address of the driver's UDP socket (on the loopback interface): an
+        ensemblekit MLP member sends it ``(run, epochs done)`` at the end of
+        every epoch, from any thread or process of this machine; a report
+        that cannot be sent is skipped.  The fitted member is the same with
+        or without it.
 
     Returns
     -------
@@ -197,16 +327,12 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
     status: dict[str, Any] = {"loss_curve": [], "n_iter": 0, "converged": False,
                               "diverged": False, "reason": None, "warnings": [],
                               "error": None, "traceback": None}
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    recorder = warnings.catch_warnings(record=True) if in_main_thread else nullcontext()
-    with threadpool_limits(limits=1, user_api="blas"), recorder as caught:
+    with threadpool_limits(limits=1, user_api="blas"), _member_warnings() as caught:
         status["blas_threads"] = max(
             (i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
             default=0)
-        if in_main_thread:
-            warnings.simplefilter("always")
         try:
-            member.fit(X, y, **params)
+            _observed_fit(member, run, progress, X, y, params)
             status.update(_training_status(member))
         except TrainingDiverged as exc:
             member = None
@@ -214,11 +340,10 @@ def fit_member(member: Any, X: Any, y: np.ndarray, sample_weight: np.ndarray | N
         except Exception as exc:  # returned as data: the driver names the member
             member = None
             status.update(error=exc, traceback=traceback.format_exc())
-    if caught:
-        status["warnings"] = [(w.category, str(w.message)) for w in caught]
-        if any(issubclass(w.category, TrainingInterrupted) for w in caught):
-            # the member stopped and kept its weights; the ensemble stops too
-            raise KeyboardInterrupt("an ensemble member's training was interrupted")
+    status["warnings"] = caught
+    if any(issubclass(category, TrainingInterrupted) for category, _ in caught):
+        # the member stopped and kept its weights; the ensemble stops too
+        raise KeyboardInterrupt("an ensemble member's training was interrupted")
     return member, status
 
 
@@ -241,17 +366,20 @@ def _resolve_role(value: Any, role: str) -> Plugin:
     hook = next(h for h, r, _ in ENSEMBLE_ROLES if r == role)
     registry = get_registry()
     fitting = sorted(n for n, cls in registry.plugins.items() if callable(getattr(cls, hook, None)))
+    plural = "strategies" if role == "strategy" else f"{role}s"
     if isinstance(value, str):
         if value not in registry.plugins:
-            raise ValueError(f"unknown {role} {value!r}. Registered {role}s: "
-                             f"{', '.join(fitting) or '(none)'}.")
+            close = difflib.get_close_matches(value, fitting, n=1)
+            raise ValueError(f"unknown {role} {value!r}"
+                             + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + f". Registered {plural}: {', '.join(fitting) or '(none)'}.")
         plugin = registry.create(value)
     else:
         plugin = clone(value)
     if not _implements(plugin, hook):
         raise ValueError(
             f"{role}={value!r} is not a {role}: {type(plugin).__name__} does not "
-            f"implement {hook}. Registered {role}s: {', '.join(fitting) or '(none)'}."
+            f"implement {hook}. Registered {plural}: {', '.join(fitting) or '(none)'}."
         )
     plugin.validate()
     return plugin
@@ -331,6 +459,7 @@ _PROGRESS = threading.local()
 @contextmanager
 def member_progress(
     callback: Callable[[int, int, dict[str, Any]], None] | None,
+    epochs: Callable[[int, int], None] | None = None,
 ) -> Iterator[None]:
     """Call ``callback(done, total, status)`` as each ensemble member finishes.
 
@@ -342,11 +471,25 @@ def member_progress(
     the driver, so it may update a progress bar; ``status`` is the run's
     :func:`fit_member` status (loss curve, convergence, divergence).
 
+    With ``epochs``, the runs' epochs are reported too, as they end:
+    ``epochs(done, total)`` gets the epochs trained by all runs together and
+    the most they can train (every run's ``max_iter``); a run that stops
+    early counts as complete when it finishes.  Epochs are reported for
+    ensemblekit MLP members on the sequential, threading and loky (or
+    multiprocessing) backends -- worker processes send them through a
+    ``multiprocessing`` manager's queue -- and not on Dask or Ray, where only
+    ``callback`` reports.  ``epochs(0, total)`` comes first, before any
+    member trains, so a display knows whether epochs will follow.  Both
+    callbacks run in threads of the driver, never at the same time; the
+    members are the same with or without them.
+
     Parameters
     ----------
     callback : callable or None
         ``callback(done: int, total: int, status: dict) -> None``; ``None``
         reports nothing (inside the block, an outer callback is off too).
+    epochs : callable or None, default=None
+        ``epochs(done: int, total: int) -> None``, called as epochs end.
 
     Examples
     --------
@@ -355,12 +498,91 @@ def member_progress(
     >>> with member_progress(lambda done, total, status: print(done, total)):
     ...     EnsembleClassifier(n_estimators=2).fit(X, y)  # doctest: +SKIP
     """
-    previous = getattr(_PROGRESS, "callback", None)
-    _PROGRESS.callback = callback
+    previous = (getattr(_PROGRESS, "callback", None), getattr(_PROGRESS, "epochs", None))
+    _PROGRESS.callback, _PROGRESS.epochs = callback, epochs
     try:
         yield
     finally:
-        _PROGRESS.callback = previous
+        _PROGRESS.callback, _PROGRESS.epochs = previous
+
+
+class _Reporter:
+    """The driver's side of :func:`member_progress` for one fit.
+
+    Counts every run's epochs from the datagrams the members send to a UDP
+    socket of this process (:func:`fit_member`), read by a thread of its own,
+    and calls the callbacks, one at a time.
+
+    Parameters
+    ----------
+    runs : list of estimator
+        The training runs (an ensemblekit MLP's ``max_iter`` bounds its epochs).
+    n_workers : int
+        Workers of the fit.
+    """
+
+    def __init__(self, runs: list[Any], n_workers: int) -> None:
+        self.callback = getattr(_PROGRESS, "callback", None)
+        self.epochs = getattr(_PROGRESS, "epochs", None)
+        self.limits = [int(r.max_iter) if isinstance(r, BaseMLP) else 0 for r in runs]
+        self.counts = [0] * len(runs)
+        self.lock = threading.Lock()
+        self.address: tuple[str, int] | None = None
+        self._socket: socket.socket | None = None
+        self._reader: threading.Thread | None = None
+        backend = type(get_active_backend()[0]).__name__
+        local = n_workers == 1 or backend in ("SequentialBackend", "ThreadingBackend",
+                                              *_PROCESS_BACKENDS)
+        if self.epochs is None or not sum(self.limits) or not local:
+            return  # Dask, Ray (workers maybe elsewhere): members only
+        try:
+            self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._socket.bind(("127.0.0.1", 0))
+        except OSError:  # no loopback interface: members only
+            self._socket = None
+            return
+        self.address = self._socket.getsockname()
+        self._reader = threading.Thread(target=self._read, daemon=True,
+                                        name="ensemblekit-epochs")
+        self._reader.start()
+        with self.lock:
+            self.epochs(0, sum(self.limits))
+
+    def _read(self) -> None:
+        assert self._socket is not None and self.epochs is not None
+        while True:
+            try:
+                datagram = self._socket.recv(64)
+            except OSError:
+                return
+            if len(datagram) != _EPOCH_DATAGRAM.size:  # close()'s, or not ours
+                return
+            run, epoch = _EPOCH_DATAGRAM.unpack(datagram)
+            with self.lock:
+                if run < len(self.counts) and epoch > self.counts[run]:
+                    self.counts[run] = min(epoch, self.limits[run])
+                    self.epochs(sum(self.counts), sum(self.limits))
+
+    def finished(self, done: int, total: int, status: dict[str, Any]) -> None:
+        """Report run ``done - 1`` as finished: all its epochs, then the member."""
+        with self.lock:
+            run = done - 1
+            if self.epochs is not None and self._reader is not None and (
+                    self.counts[run] < self.limits[run]):
+                self.counts[run] = self.limits[run]
+                self.epochs(sum(self.counts), sum(self.limits))
+            if self.callback is not None:
+                self.callback(done, total, status)
+
+    def close(self) -> None:
+        """Stop the reading thread; later reports go nowhere."""
+        if self._socket is None:
+            return
+        with suppress(OSError):
+            self._socket.sendto(b"", self._socket.getsockname())
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        self._socket.close()
 
 
 def _return_as(backend: Any) -> str:
@@ -510,17 +732,22 @@ class _BaseEnsemble(BaseEstimator):
         try:
             # in-process backends (sequential, threading, dask without processes)
             # share this process's BLAS: cap it here, around every member at once
-            with threadpool_limits(limits=1, user_api="blas"):
+            # _capturing: the workers' filters (scikit-learn hands them the caller's)
+            # show every warning, and members in this process's threads record theirs
+            with threadpool_limits(limits=1, user_api="blas"), _capturing():
                 results = []
-                callback = getattr(_PROGRESS, "callback", None)
-                with _workers_started_deaf_to_ctrl_c(n_workers):
-                    outputs = parallel(
-                        delayed(fit_member)(run, X, y, indices=idx, fit_params=fit_params)
-                        for run, idx in zip(runs, indices))
-                for result in outputs:
-                    results.append(result)
-                    if callback is not None:
-                        callback(len(results), len(runs), result[1])
+                reporter = _Reporter(runs, n_workers)
+                try:
+                    with _workers_started_deaf_to_ctrl_c(n_workers):
+                        outputs = parallel(
+                            delayed(fit_member)(run, X, y, indices=idx, fit_params=fit_params,
+                                                run=r, progress=reporter.address)
+                            for r, (run, idx) in enumerate(zip(runs, indices)))
+                    for result in outputs:
+                        results.append(result)
+                        reporter.finished(len(results), len(runs), result[1])
+                finally:
+                    reporter.close()
         except PoolTimeoutError as exc:
             raise EnsembleFitError(
                 f"the ensemble's {len(runs)} training runs did not finish within "

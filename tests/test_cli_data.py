@@ -299,3 +299,97 @@ def test_report_data_of_a_regression_through_the_console_script(tmp_path):
     rows = [line.split(" | ")[0].strip("| ") for line in page.splitlines()
             if line.startswith("| ") and line.count("|") == 4 and "column" not in line]
     assert sorted(rows) == sorted(load_diabetes().feature_names)
+
+
+# --------------------------------------------------------------------------
+# predictions at the model's precision; search lists; typos of the right role
+# --------------------------------------------------------------------------
+def _model_values(model_file, csv, columns) -> np.ndarray:
+    model = ensemblekit.load(model_file)
+    X = pd.read_csv(csv).drop(columns=["species", "flower_id"])
+    return model.predict_proba(X)[:, :len(columns)]
+
+
+def test_a_float32_model_prints_float32_precision_that_reads_back_exactly(iris, tmp_path):
+    """0.87341, not 0.8734099864959717: read as float32, the model's very values."""
+    out = run("predict", iris["model"], iris["csv"], "--proba").stdout
+    columns = [c for c in out.splitlines()[0].split(",") if c.startswith("proba_")]
+    expected = _model_values(iris["model"], iris["csv"], columns)
+    assert expected.dtype == np.float32
+    table = pd.read_csv(io.StringIO(out), dtype={c: np.float32 for c in columns})
+    np.testing.assert_array_equal(table[columns].to_numpy(), expected)
+    # every value is the shortest decimal of its float32: at most 9 significant digits
+    text = pd.read_csv(io.StringIO(out), dtype=str)[columns].to_numpy().ravel()
+    assert all(s == str(v) for s, v in zip(text, expected.ravel()))
+    assert max(len(s.lstrip("0.").replace(".", "").split("e")[0]) for s in text) <= 9
+    # JSON lines: the same decimals
+    jsonl = tmp_path / "p.jsonl"
+    run("predict", iris["model"], iris["csv"], "--proba", "--out", jsonl)
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    read = np.array([[r[c] for c in columns] for r in records], dtype=np.float32)
+    np.testing.assert_array_equal(read, expected)
+
+
+def test_a_float64_model_keeps_float64_precision(iris, tmp_path):
+    model = tmp_path / "f64.ekm"
+    run("train", iris["csv"], "-t", "species", "--id", "flower_id", "--dtype", "float64",
+        "--out", model, *TINY)
+    out = run("predict", model, iris["csv"], "--proba").stdout
+    columns = [c for c in out.splitlines()[0].split(",") if c.startswith("proba_")]
+    expected = _model_values(model, iris["csv"], columns)
+    assert expected.dtype == np.float64
+    table = pd.read_csv(io.StringIO(out))
+    np.testing.assert_array_equal(table[columns].to_numpy(), expected)
+
+
+def test_console_predict_writes_float32_precision(iris):
+    import subprocess
+
+    shown = subprocess.run(["ensemblekit", "predict", str(iris["model"]), str(iris["csv"]),
+                            "--proba"], check=True, capture_output=True, text=True,
+                           timeout=300).stdout
+    columns = [c for c in shown.splitlines()[0].split(",") if c.startswith("proba_")]
+    table = pd.read_csv(io.StringIO(shown), dtype={c: np.float32 for c in columns})
+    np.testing.assert_array_equal(table[columns].to_numpy(),
+                                  _model_values(iris["model"], iris["csv"], columns))
+
+
+SEARCH = ["--param", "activation=relu,tanh", "--param", "hidden_layer_sizes=[4],[8]",
+          "--rounds", "2", "--candidates", "3", "--top-k", "1", "--cv", "2",
+          "--max-iter", "5", "-t", "species", "--drop", "flower_id"]
+
+
+def test_search_prints_choices_as_lists(iris):
+    out = run("search", iris["csv"], *SEARCH).stdout
+    assert "activation ['relu', 'tanh']" in out and "hidden_layer_sizes [[4], [8]]" in out
+    assert "{'relu'" not in out and "{'tanh'" not in out
+
+
+def test_console_search_prints_lists(iris):
+    import subprocess
+
+    out = subprocess.run(["ensemblekit", "search", str(iris["csv"]), *SEARCH], check=True,
+                         capture_output=True, text=True, timeout=300).stdout
+    assert "activation ['relu', 'tanh']" in out and "{'" not in out.split("best:")[0]
+
+
+@pytest.mark.parametrize("option, typo, right, wrong", [
+    ("--plugin", "dropot", "'dropout'", "vote"),
+    ("--strategy", "snapshto", "'snapshot'", "vote"),
+    ("--combiner", "vot", "'vote'", "dropout"),
+])
+def test_a_typo_suggests_only_plugins_of_its_role(iris, option, typo, right, wrong):
+    args = ["train", iris["csv"], "-t", "species", "--n-estimators", "2", option, typo, *TINY]
+    error = run(*args, code=1).output
+    assert f"did you mean {right}?" in error and wrong not in error.split("did you mean")[1]
+    assert "strategys" not in error
+
+
+def test_console_plugin_typo_suggests_a_training_plugin(iris):
+    import subprocess
+
+    proc = subprocess.run(["ensemblekit", "train", str(iris["csv"]), "-t", "species",
+                           "--plugin", "vot", "-q"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode != 0
+    assert "installed training plugins are" in proc.stderr and "'vote'" not in proc.stderr

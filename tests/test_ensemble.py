@@ -452,7 +452,8 @@ def test_a_member_that_raises_is_named_with_its_seed(digits):
 
 @pytest.mark.parametrize("params, match", [
     ({"n_estimators": 0}, "'n_estimators' parameter"),
-    ({"combiner": "median"}, "unknown combiner 'median'. Registered combiners: "
+    ({"combiner": "median"}, r"unknown combiner 'median' \(did you mean 'mean'\?\). "
+                             "Registered combiners: "
                              "geometric_mean, mean, vote, weighted_mean"),
     ({"combiner": "dropout"}, "combiner='dropout' is not a combiner"),
     ({"combiner": "weighted_mean"}, "needs weights"),

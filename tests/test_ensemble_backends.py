@@ -119,3 +119,110 @@ def test_ray_gives_the_same_bits_as_loky(data, ray_joblib):
     assert np.array_equal(on_ray.predict_proba(Xte), on_loky.predict_proba(Xte))
     assert reports == [1, 2, 3, 4]
     assert all(s["blas_threads"] <= 1 for s in on_ray.member_status_)
+
+
+# --------------------------------------------------------------------------
+# members' warnings and epochs, the same on every backend (issue 16)
+# --------------------------------------------------------------------------
+def _fit_recording(backend, X, y, **config):
+    """Fit ``make()`` under ``backend``; return it and every warning that reached us."""
+    import warnings
+
+    with joblib.parallel_config(backend=backend, **config), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ens = make(n_jobs=2).fit(X, y)
+    return ens, list(caught)
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A Dask cluster in this process: two workers of two threads each."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=False,
+                                  dashboard_address=None,
+                                  scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                                  ) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.mark.parametrize("backend", ["sequential", "threading", "loky", "dask"])
+def test_every_backend_names_the_member_of_each_warning(data, reference, backend, request):
+    """Members in threads (threading, a Dask worker's pool) record their own warnings."""
+    if backend == "dask":
+        request.getfixturevalue("dask_client")
+    X, y, Xte = data
+    ens, caught = _fit_recording(backend, X, y)
+    assert np.array_equal(ens.predict_proba(Xte), reference)
+    convergence = [str(w.message) for w in caught
+                   if "Maximum iterations (20)" in str(w.message)]
+    assert convergence == [f"ensemble member {i} (seed {seed}): Stochastic Optimizer: "
+                           "Maximum iterations (20) reached and the optimization hasn't "
+                           "converged yet." for i, seed in enumerate(ens.member_seeds_)]
+    assert all("site-packages" not in w.filename for w in caught), \
+        [w.filename for w in caught]
+    for status in ens.member_status_:
+        assert [m for _, m in status["warnings"] if "Maximum iterations" in m]
+
+
+def test_warnings_of_threads_that_train_no_member_still_reach_the_caller(data):
+    """While members record theirs, a warning of another thread goes where it went before."""
+    import threading
+    import warnings
+
+    X, y, _ = data
+    gate = threading.Event()
+
+    class WarnElsewhere(Plugin):
+        name = "warn_elsewhere"
+
+        @hookimpl
+        def ensemblekit_fit_start(self, estimator):
+            if not gate.is_set():
+                gate.set()
+                thread = threading.Thread(target=warnings.warn,
+                                          args=("not a member's warning",))
+                thread.start()
+                thread.join()
+
+    ens = make(n_jobs=2).set_params(estimator__plugins=[WarnElsewhere()])
+    with joblib.parallel_config(backend="threading"), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        before = list(warnings.filters)
+        ens.fit(X, y)
+        assert warnings.filters == before
+    assert "not a member's warning" in [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("backend", ["sequential", "threading", "loky"])
+def test_epochs_are_reported_as_they_end_and_change_nothing(data, reference, backend):
+    X, y, Xte = data
+    epochs, members = [], []
+    with joblib.parallel_config(backend=backend), member_progress(
+            lambda done, total, status: members.append((done, epochs[-1][0])),
+            epochs=lambda done, total: epochs.append((done, total))):
+        ens = make(n_jobs=2).fit(X, y)
+    assert np.array_equal(ens.predict_proba(Xte), reference)
+    assert epochs[0] == (0, 80) and epochs[-1] == (80, 80)
+    done = [d for d, _ in epochs]
+    assert done == sorted(done)
+    assert len(set(done)) > 5, done  # epochs in between, not only 20 per finished member
+    assert [m for m, _ in members] == [1, 2, 3, 4]
+    # when a member is reported, the epochs reported count all of its own
+    assert all(counted >= 20 * m for m, counted in members), members
+    # the reporting plugin is gone from the fitted members
+    assert all(m.plugins is None and "_ensemble_epoch_progress" not in dict(m.plugins_)
+               for m in ens.estimators_)
+
+
+def test_dask_reports_members_and_no_epochs(data, reference, dask_client):
+    X, y, Xte = data
+    epochs, members = [], []
+    with joblib.parallel_config(backend="dask"), member_progress(
+            lambda done, total, status: members.append(done),
+            epochs=lambda done, total: epochs.append(done)):
+        ens = make(n_jobs=2).fit(X, y)
+    assert np.array_equal(ens.predict_proba(Xte), reference)
+    assert members == [1, 2, 3, 4] and epochs == []

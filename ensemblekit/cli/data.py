@@ -10,6 +10,7 @@ import csv
 import difflib
 import importlib.util
 import io
+import json
 import re
 import warnings
 from collections.abc import Iterator
@@ -294,7 +295,7 @@ def write_table(frame: pd.DataFrame, out: str | None) -> None:
     if fmt in ("CSV", "TSV"):
         data = frame.to_csv(index=False, sep="," if fmt == "CSV" else "\t").encode()
     elif fmt == "JSON lines":
-        data = frame.to_json(orient="records", lines=True).encode()
+        data = _json_lines(frame).encode()
     else:
         _needs_pyarrow(fmt, out)
         buffer = io.BytesIO()
@@ -305,6 +306,22 @@ def write_table(frame: pd.DataFrame, out: str | None) -> None:
         data = buffer.getvalue()
     with atomic_write(out) as fh:
         fh.write(data)
+
+
+def _json_lines(frame: pd.DataFrame) -> str:
+    """``frame`` as JSON lines, every number at its own precision.
+
+    pandas' ``to_json`` keeps at most 15 significant digits (a float64 may
+    need 17) and writes a float32 as the float64 it widens to.  Here a
+    float32 is written by the shortest decimal that reads back to it as
+    float32, a float64 by the shortest that reads back to it as float64
+    (Python's ``repr``), a missing value as ``null``.
+    """
+    table = pd.DataFrame({c: [float(str(v)) for v in frame[c].to_numpy()]
+                          if frame[c].dtype == np.float32 else frame[c]
+                          for c in frame.columns}, index=frame.index).astype(object)
+    records = table.where(table.notna(), None).to_dict(orient="records")
+    return "".join(json.dumps(record, default=str) + "\n" for record in records)
 
 
 def _closest(name: str, choices: list[str]) -> str:

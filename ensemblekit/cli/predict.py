@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-import numpy as np
 import pandas as pd
 
 from . import common
@@ -59,10 +58,8 @@ def predict(model_file: str, data: str, out: str | None, proba: bool,
         if uncertainty:
             for name, column in data_.uncertainty(model, X).items():
                 result[name] = column
-    # float32 printed by its shortest repr reads back as another float64; widened
-    # first, every value in the CSV reads back exactly as the model computed it
-    result = result.astype({c: np.float64 for c in result.columns
-                            if result[c].dtype == np.float32})
+    # written at the model's precision: a float32 value by the shortest decimal that
+    # reads back (as float32) to the same float32, a float64 value by its own
     data_.write_table(result, out)
 
 

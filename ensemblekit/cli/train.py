@@ -94,9 +94,10 @@ def _fit_with_progress(model: Any, X: Any, y: Any, mode: str | None) -> list:
     """
     estimator = data_.final_estimator(model)
     if hasattr(estimator, "n_estimators"):
-        report, close = member_reporter(mode)
+        report, epochs, close = member_reporter(mode)
         try:
-            with warnings.catch_warnings(record=True) as caught, member_progress(report):
+            with warnings.catch_warnings(record=True) as caught, member_progress(report,
+                                                                                 epochs):
                 warnings.simplefilter("always")
                 model.fit(X, y)
         finally:
