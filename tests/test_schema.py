@@ -66,14 +66,22 @@ def shop(tmp_path_factory) -> dict:
     model_file = root / "shop.ekm"
     run("train", csv, "--target", "bought", "--hidden", "16", "--max-iter", "60",
         "--out", model_file, "-q")
-    predicted = pd.read_csv(io.StringIO(run("predict", model_file, csv, "--proba").stdout))
+    printed = run("predict", model_file, csv, "--proba").stdout
+    predicted = pd.read_csv(io.StringIO(printed), dtype={"proba_no": np.float32,
+                                                          "proba_yes": np.float32})
     return {"root": root, "csv": csv, "model_file": model_file,
             "model": ensemblekit.load(model_file), "cli": predicted}
 
 
+def _read_proba(printed: str, dtype: type = np.float32) -> np.ndarray:
+    """The probabilities ``predict`` printed, read at the model's precision."""
+    columns = ["proba_no", "proba_yes"]
+    return pd.read_csv(io.StringIO(printed), dtype=dict.fromkeys(columns, dtype))[
+        columns].to_numpy()
+
+
 def _cli_proba(shop: dict, path: Path, *more: str) -> np.ndarray:
-    out = run("predict", shop["model_file"], path, "--proba", *more).stdout
-    return pd.read_csv(io.StringIO(out))[["proba_no", "proba_yes"]].to_numpy()
+    return _read_proba(run("predict", shop["model_file"], path, "--proba", *more).stdout)
 
 
 def test_the_schema_is_in_the_model_file(shop):
@@ -180,8 +188,9 @@ def test_a_model_trained_from_python_on_other_dtypes_agrees_with_the_cli(shop, t
     path = tmp_path / "python.ekm"
     ensemblekit.save(model, path, metadata={"target": "bought"})
     out = run("predict", path, shop["csv"], "--proba").stdout
-    by_cli = pd.read_csv(io.StringIO(out))[["proba_no", "proba_yes"]].to_numpy()
-    np.testing.assert_array_equal(ensemblekit.load(path).predict_proba(table), by_cli)
+    expected = ensemblekit.load(path).predict_proba(table)
+    by_cli = _read_proba(out, expected.dtype.type)
+    np.testing.assert_array_equal(expected, by_cli)
     np.testing.assert_array_equal(model.predict_proba(X), by_cli)
 
 
@@ -237,7 +246,7 @@ def test_the_cli_in_a_subprocess_agrees_with_python(shop):
     done = subprocess.run([sys.executable, "-m", "ensemblekit", "predict",
                            str(shop["model_file"]), str(shop["csv"]), "--proba"],
                           capture_output=True, text=True, timeout=120, check=True)
-    by_cli = pd.read_csv(io.StringIO(done.stdout))[["proba_no", "proba_yes"]].to_numpy()
+    by_cli = _read_proba(done.stdout)
     np.testing.assert_array_equal(
         shop["model"].predict_proba(pd.read_csv(shop["csv"])), by_cli)
 
