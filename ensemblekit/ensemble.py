@@ -29,7 +29,6 @@ import difflib
 import signal
 import socket
 import struct
-import sys
 import threading
 import traceback
 import warnings
@@ -62,6 +61,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from ._dask_watch import LOST_MEMBER_GRACE, LostMembers, supervised
 from ._random import make_rng
 from ._sklearn import (
     HasMethods,
@@ -107,7 +107,8 @@ __all__ = [
 ]
 
 #: Timeout (seconds) of a fit on a backend other than sequential, threading
-#: and loky when ``timeout=None``: joblib on dask hangs when a worker dies.
+#: and loky when ``timeout=None``: the last resort against runs that never end
+#: (lost Dask members end the fit sooner: ``LOST_MEMBER_GRACE``).
 DEFAULT_TIMEOUT = 3600.0
 
 # --------------------------------------------------------------------------
@@ -397,14 +398,9 @@ def _configuration_errors():
         raise
 
 
-def _worker_death_errors() -> tuple[type[BaseException], ...]:
-    # loky: BrokenProcessPool; dask: KilledWorker, or FutureCancelledError (a
-    # CancelledError) when the dead worker held data the runs needed
-    errors: list[type[BaseException]] = [BrokenExecutor, CancelledError]
-    distributed = sys.modules.get("distributed")
-    if distributed is not None:
-        errors.append(distributed.scheduler.KilledWorker)
-    return tuple(errors)
+#: A worker died under joblib: loky's BrokenProcessPool, a backend's cancelled
+#: future (on Dask, KilledWorker and cancellations come as LostMembers: _dask_watch).
+_WORKER_DEATH_ERRORS = (BrokenExecutor, CancelledError)
 
 
 #: joblib backends whose workers are processes this one starts (a Dask cluster's are not).
@@ -725,24 +721,29 @@ class _BaseEnsemble(BaseEstimator):
                indices: list[np.ndarray | None]) -> list[tuple[Any, dict[str, Any]]]:
         n_workers = effective_n_jobs(self.n_jobs)
         timeout = self._timeout(n_workers)
-        # a generator reports each member as it finishes; a backend that cannot
-        # return one (Ray's) returns the list, reported once it is complete
-        parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, timeout=timeout,
-                            return_as=_return_as(get_active_backend()[0]))
+        backend = get_active_backend()[0]
         try:
             # in-process backends (sequential, threading, dask without processes)
-            # share this process's BLAS: cap it here, around every member at once
+            # share this process's BLAS: cap it here, around every member at once.
             # _capturing: the workers' filters (scikit-learn hands them the caller's)
-            # show every warning, and members in this process's threads record theirs
-            with threadpool_limits(limits=1, user_api="blas"), _capturing():
+            # show every warning, and members in this process's threads record theirs.
+            # On Dask, lost members end the fit (ensemblekit._dask_watch).
+            with threadpool_limits(limits=1, user_api="blas"), _capturing(), \
+                    supervised(backend, n_workers, runs, grace=LOST_MEMBER_GRACE) as ship:
+                # a generator reports each member as it finishes; a backend that cannot
+                # return one (Ray's) returns the list, reported once it is complete
+                parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose, timeout=timeout,
+                                    return_as=_return_as(backend))
                 results = []
                 reporter = _Reporter(runs, n_workers)
                 try:
+                    data, target, rows = ship(X), ship(y), [ship(idx) for idx in indices]
                     with _workers_started_deaf_to_ctrl_c(n_workers):
                         outputs = parallel(
-                            delayed(fit_member)(run, X, y, indices=idx, fit_params=fit_params,
-                                                run=r, progress=reporter.address)
-                            for r, (run, idx) in enumerate(zip(runs, indices)))
+                            delayed(fit_member)(run, data, target, indices=idx,
+                                                fit_params=fit_params, run=r,
+                                                progress=reporter.address)
+                            for r, (run, idx) in enumerate(zip(runs, rows)))
                     for result in outputs:
                         results.append(result)
                         reporter.finished(len(results), len(runs), result[1])
@@ -751,10 +752,17 @@ class _BaseEnsemble(BaseEstimator):
         except PoolTimeoutError as exc:
             raise EnsembleFitError(
                 f"the ensemble's {len(runs)} training runs did not finish within "
-                f"timeout={timeout} s on joblib's {type(get_active_backend()[0]).__name__}; "
+                f"timeout={timeout} s on joblib's {type(backend).__name__}; "
                 "a worker may have died. Raise timeout= if the members are just slow."
             ) from exc
-        except _worker_death_errors() as exc:
+        except LostMembers as exc:
+            lost = sorted(exc.members.copy())  # the watchdog may still add to it
+            named = ", ".join(f"{i} (seed {seeds[i]})" for i in lost)
+            raise EnsembleFitError(
+                f"ensemble member{'s' * (len(lost) > 1)} {named} lost on the Dask cluster "
+                f"({exc.reason}); no member was kept.", member=lost[0], seed=seeds[lost[0]],
+            ) from exc.__cause__
+        except _WORKER_DEATH_ERRORS as exc:
             raise EnsembleFitError(
                 f"a worker process died (or the cluster cancelled the runs) while "
                 f"training the ensemble's {len(runs)} members ({type(exc).__name__}: "
