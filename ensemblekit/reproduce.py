@@ -797,14 +797,18 @@ def search(out: str | Path | None = None, *, seeds: int | None = None,
 # --------------------------------------------------------------------------
 # the figures, drawn from an experiment's JSON-ready results
 # --------------------------------------------------------------------------
-def _draw_optimizers(results: dict, out: Path) -> list[str]:
+def _draw_loss_bands(results: dict, out: Path, name: str, title: str) -> str:
+    """``<name>.png``: each curve of ``results["loss"]`` as a band over the seeds."""
     fig, axes = figure()
-    for name, stats in results["loss"].items():
-        _band(axes[0, 0], results["epochs"], stats, name)
-    axes[0, 0].set(xlabel="epoch", ylabel="training loss", yscale="log",
-                   title="Optimisers on digits (4 x 100 ReLU)")
+    for label, stats in results["loss"].items():
+        _band(axes[0, 0], results["epochs"], stats, label)
+    axes[0, 0].set(xlabel="epoch", ylabel="training loss", yscale="log", title=title)
     axes[0, 0].legend()
-    return [_save(fig, out, "optimizers")]
+    return _save(fig, out, name)
+
+
+def _draw_optimizers(results: dict, out: Path) -> list[str]:
+    return [_draw_loss_bands(results, out, "optimizers", "Optimisers on digits (4 x 100 ReLU)")]
 
 
 def _draw_init(results: dict, out: Path) -> list[str]:
@@ -820,14 +824,8 @@ def _draw_init(results: dict, out: Path) -> list[str]:
     fig.suptitle("Positive ReLU activations at initialisation (zeros left out)")
     fig.supxlabel("activation (ReLU output)")
     fig.supylabel("units x samples (count)")
-    figures = [_save(fig, out, "init_activations")]
-    fig, axes = figure()
-    for name, stats in results["loss"].items():
-        _band(axes[0, 0], results["epochs"], stats, name)
-    axes[0, 0].set(xlabel="epoch", ylabel="training loss", yscale="log",
-                   title="Initialisation, 4 x 100 ReLU, SGD")
-    axes[0, 0].legend()
-    return [*figures, _save(fig, out, "init_loss")]
+    return [_save(fig, out, "init_activations"),
+            _draw_loss_bands(results, out, "init_loss", "Initialisation, 4 x 100 ReLU, SGD")]
 
 
 def _draw_batch_norm(results: dict, out: Path) -> list[str]:
