@@ -340,7 +340,8 @@ class BaseMLP(BaseEstimator):
         return np.dtype(self.dtype).type
 
     def _output_loss(self) -> str:
-        if not is_classifier(self):
+        # not scikit-learn's is_classifier: its tags cost ~4 us of a 40 us one-row predict
+        if not isinstance(self, ClassifierMixin):
             return self.loss
         return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
 
