@@ -21,14 +21,14 @@ import signal
 import subprocess
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
+from faulty_plugins import KillWorker
 from sklearn.datasets import load_digits
 
 import ensemblekit.ensemble
-from ensemblekit import EnsembleClassifier, EnsembleFitError, MLPClassifier, Plugin, hookimpl
+from ensemblekit import EnsembleClassifier, EnsembleFitError, MLPClassifier
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
@@ -42,33 +42,6 @@ pytestmark = [
 
 #: The ensembles' timeout: a guard against a hang, never reached by a passing test.
 GUARD = 600
-
-
-class KillWorker(Plugin):
-    """SIGKILLs the worker process training the run with ``seed`` at the end of ``epoch``.
-
-    With ``marker``, only the first attempt (it creates the file first), so
-    Dask's rerun trains.  Never kills ``driver`` (the test's process).
-    """
-
-    name = "kill_worker"
-
-    def __init__(self, seed=None, epoch=2, marker=None, driver=None):
-        self.seed = seed
-        self.epoch = epoch
-        self.marker = marker
-        self.driver = driver
-
-    @hookimpl
-    def ensemblekit_epoch_end(self, estimator, epoch):
-        if (estimator.random_state != self.seed or epoch != self.epoch
-                or os.getpid() == self.driver):
-            return
-        if self.marker is not None:
-            if os.path.exists(self.marker):
-                return
-            Path(self.marker).touch()
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

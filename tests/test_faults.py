@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faulty_plugins import KillWorker
 from sklearn.base import clone
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import NotFittedError
@@ -50,23 +51,6 @@ posix_signals = pytest.mark.skipif(not hasattr(signal, "SIGKILL"),
 # --------------------------------------------------------------------------
 # plugins that misbehave on purpose
 # --------------------------------------------------------------------------
-class KillWorker(Plugin):
-    """SIGKILLs the process training the run with ``seed`` at ``epoch`` — never the driver."""
-
-    name = "kill_worker"
-
-    def __init__(self, seed=None, epoch=2, driver=None):
-        self.seed = seed
-        self.epoch = epoch
-        self.driver = driver
-
-    @hookimpl
-    def ensemblekit_epoch_end(self, estimator, epoch):
-        if (estimator.random_state == self.seed and epoch == self.epoch
-                and os.getpid() != self.driver):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
 class Interrupt(Plugin):
     """Raises ``KeyboardInterrupt`` as Ctrl-C would.
 
@@ -434,6 +418,27 @@ def _imported(line: str) -> str:
     return line.rsplit("|", 1)[-1].strip() if line.startswith("import time:") else ""
 
 
+def _interrupt_at(proc: subprocess.Popen, reached, send, missed: str) -> tuple[str, list[str]]:
+    """Read ``proc``'s stderr until ``reached(line, lines so far)``, then ``send()`` the signal.
+
+    Returns what :func:`_after_sigint` returns; fails the test with ``missed``
+    (and the last lines) when stderr ends first.
+    """
+    seen: list[str] = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if reached(line, seen):
+                send()
+                break
+        else:
+            proc.kill()  # nothing to wait for
+            pytest.fail(f"{missed}: {''.join(seen[-5:])}")
+    finally:
+        result = _after_sigint(proc)
+    return result
+
+
 def _after_sigint(proc: subprocess.Popen) -> tuple[str, list[str]]:
     """Wait for a process sent SIGINT (killed if it hangs); its stdout, and its stderr
     without ``-X importtime`` lines."""
@@ -459,18 +464,9 @@ def test_ctrl_c_at_any_moment_of_the_command_line_exits_130_in_one_line(how, whe
         [*_entry_point(how), "train", "--verbose", "--hidden", "32", "--max-iter", "100000",
          "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
-    seen = []
-    try:
-        for line in proc.stderr:
-            seen.append(line)
-            if _imported(line) == when or line.startswith(when):
-                proc.send_signal(signal.SIGINT)
-                break
-        else:
-            proc.kill()  # nothing to wait for
-            pytest.fail(f"{when!r} never reached: {''.join(seen[-5:])}")
-    finally:
-        stdout, stderr = _after_sigint(proc)
+    stdout, stderr = _interrupt_at(
+        proc, lambda line, seen: _imported(line) == when or line.startswith(when),
+        lambda: proc.send_signal(signal.SIGINT), f"{when!r} never reached")
     assert proc.returncode == 130, (proc.returncode, stderr)
     assert stderr == ["interrupted: no model written" if when == "epoch 1/" else "interrupted"]
     assert not out.exists() and "model written" not in stdout
@@ -492,18 +488,10 @@ def test_ctrl_c_to_the_process_group_while_loky_workers_start_is_one_line(when, 
          "--backend", "loky", "--hidden", "32", "--max-iter", "100000", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default,
         start_new_session=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
-    seen = []
-    try:
-        for line in proc.stderr:
-            seen.append(_imported(line))
-            if seen.count(when) == 2:
-                os.killpg(proc.pid, signal.SIGINT)
-                break
-        else:
-            proc.kill()  # nothing to wait for
-            pytest.fail(f"no worker imported {when}")
-    finally:
-        stdout, stderr = _after_sigint(proc)
+    imports = []
+    stdout, stderr = _interrupt_at(
+        proc, lambda line, seen: imports.append(_imported(line)) or imports.count(when) == 2,
+        lambda: os.killpg(proc.pid, signal.SIGINT), f"no worker imported {when}")
     assert proc.returncode == 130, (proc.returncode, stderr)
     assert stderr == ["interrupted: no model written"]
     assert not out.exists() and "model written" not in stdout
