@@ -8,15 +8,6 @@ from ensemblekit import _compiled, _layers
 pytest.importorskip("numba")
 
 
-@pytest.fixture
-def kernels(monkeypatch):
-    """Choose ``"numpy"`` passes or ``"compiled"`` numba loops for the next calls."""
-    def use(kind):
-        monkeypatch.setattr(_compiled, "_cache", {})
-        monkeypatch.setenv("ENSEMBLEKIT_DISABLE_NUMBA", "1" if kind == "numpy" else "0")
-    return use
-
-
 def _pre_activations(dtype, shape=(37, 300), seed=0):
     rng = np.random.default_rng(seed)
     Z = rng.standard_normal(shape).astype(dtype)
@@ -74,15 +65,10 @@ def test_non_contiguous_arrays_take_the_numpy_passes(kernels):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_whole_fit_and_predict_give_the_same_bits_with_and_without_numba(kernels, dtype,
-                                                                           monkeypatch):
+def test_a_whole_fit_and_predict_give_the_same_bits_with_and_without_numba(kernels, dtype):
     from sklearn.datasets import load_digits
 
     from ensemblekit import MLPClassifier, _optimizers
-
-    # one BLAS thread for both fits: the thread policy follows the machine's load,
-    # and OpenBLAS rounds differently at 1 and 2 threads (docs/performance.md)
-    monkeypatch.setenv("ENSEMBLEKIT_NUM_THREADS", "1")
 
     X, y = load_digits(return_X_y=True)
     X = (X[:600] / 16).astype(dtype)

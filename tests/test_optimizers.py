@@ -118,16 +118,6 @@ def test_a_digits_fit_is_identical_with_one_or_two_optimizer_threads(threads):
     np.testing.assert_array_equal(again.predict_proba(X), two.predict_proba(X))
 
 
-@pytest.fixture
-def kernels(monkeypatch):
-    """Choose the step kernels: ``"numpy"`` passes or ``"compiled"`` numba loops."""
-    def use(kind):
-        # an empty cache looks for numba again at the next step
-        monkeypatch.setattr(_compiled, "_cache", {})
-        monkeypatch.setenv("ENSEMBLEKIT_DISABLE_NUMBA", "1" if kind == "numpy" else "0")
-    yield use
-
-
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("plugins", [None, "weight_decay"])
