@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from unittest import mock
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -175,6 +176,9 @@ def threads_section(config: RunConfig) -> SectionResult:
             contenders.append((contender, threads))
     competitor = _busy_loop()
     times: dict[str, list[float]] = defaultdict(list)
+    # "default threads" is the thread policy, whatever the caller's environment sets
+    policy = mock.patch.dict(os.environ, {"ENSEMBLEKIT_NUM_THREADS": "auto"})
+    policy.start()
     try:
         time.sleep(0.5)  # the competitor is running
         for contender, threads in contenders:
@@ -188,6 +192,7 @@ def threads_section(config: RunConfig) -> SectionResult:
                     contender.epoch()
                     times[contender.name].append(time.perf_counter() - start)
     finally:
+        policy.stop()
         competitor.kill()
         competitor.wait()
     table = Table(
@@ -196,7 +201,7 @@ def threads_section(config: RunConfig) -> SectionResult:
         ["contender", "s / epoch", "default \u00f7 1 thread"],
         note=f"A `while True: pass` process pinned to one core runs throughout; "
              f"{config.rounds} interleaved rounds. ensemblekit's default is its thread "
-             "policy (ENSEMBLEKIT_NUM_THREADS unset); scikit-learn's is the BLAS's own "
+             "policy (ENSEMBLEKIT_NUM_THREADS=auto); scikit-learn's is the BLAS's own "
              f"{np.__name__} default. 1 thread: threadpool_limits(1) around the epoch.")
     result = SectionResult("threads", [table])
     for name in pairs:
