@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from interrupts import interrupt_at, sigint_default
 from scipy.stats import norm
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.metrics import r2_score
@@ -339,8 +341,6 @@ def test_console_script_trains_and_predicts_an_ensemble(data, tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_during_a_parallel_ensemble_exits_130_and_writes_nothing(tmp_path):
-    import signal
-
     from sklearn.datasets import load_digits
 
     csv = tmp_path / "digits.csv"
@@ -349,19 +349,13 @@ def test_ctrl_c_during_a_parallel_ensemble_exits_130_and_writes_nothing(tmp_path
     proc = subprocess.Popen(
         ["ensemblekit", "train", str(csv), "--hidden", "64", "--max-iter", "40",
          "--n-estimators", "6", "--n-jobs", "2", "-v", "--out", str(model)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        # the first finished member: at least four more are still to train
-        for line in proc.stderr:
-            if line.startswith("member 1/6"):
-                break
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
+    # the first finished member: at least four more are still to train
+    _, err = interrupt_at(proc, lambda line, seen: line.startswith("member 1/6"),
+                          lambda: proc.send_signal(signal.SIGINT), "no member finished")
     assert proc.returncode == 130, err
-    assert "interrupted: no model written" in err
-    assert "Traceback" not in err
+    assert err[-1] == "interrupted: no model written"
+    assert not any("Traceback" in line for line in err), err
     assert not model.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.csv"]  # no temp file
 

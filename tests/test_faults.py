@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from faulty_plugins import KillWorker
+from interrupts import imported, interrupt_at, sigint_default
 from sklearn.base import clone
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import NotFittedError
@@ -374,26 +375,15 @@ def test_ctrl_c_in_the_command_line_exits_130_and_writes_no_model(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-c", "from ensemblekit.cli import cli; cli()", "train", str(data),
          "--out", str(out), "--verbose", "--hidden", "32", "--max-iter", "100000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
-    try:
-        first = proc.stderr.readline()
-        assert first.startswith("epoch 1/100000"), first
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-        proc.communicate()
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
+    stdout, stderr = interrupt_at(proc, lambda line, seen: line.startswith("epoch 1/100000"),
+                                  lambda: proc.send_signal(signal.SIGINT), "no first epoch")
     assert proc.returncode == 130, stderr
-    assert "interrupted: no model written" in stderr
-    assert "Traceback" not in stderr and "model written" not in stdout
+    assert stderr[-1] == "interrupted: no model written"  # after any epoch lines
+    assert not any("Traceback" in line for line in stderr), stderr
+    assert "model written" not in stdout
     assert out.read_bytes() == b"previous model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.csv", "model.ekm"]
-
-
-
-def _sigint_default() -> None:
-    """In the child: Ctrl-C's default handling, even when pytest runs with SIGINT ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _entry_point(how: str) -> list[str]:
@@ -413,43 +403,6 @@ def _entry_point(how: str) -> list[str]:
     return [sys.executable, "-X", "importtime", "-c", script]
 
 
-def _imported(line: str) -> str:
-    """The module an ``-X importtime`` line reports as imported, or ``""``."""
-    return line.rsplit("|", 1)[-1].strip() if line.startswith("import time:") else ""
-
-
-def _interrupt_at(proc: subprocess.Popen, reached, send, missed: str) -> tuple[str, list[str]]:
-    """Read ``proc``'s stderr until ``reached(line, lines so far)``, then ``send()`` the signal.
-
-    Returns what :func:`_after_sigint` returns; fails the test with ``missed``
-    (and the last lines) when stderr ends first.
-    """
-    seen: list[str] = []
-    try:
-        for line in proc.stderr:
-            seen.append(line)
-            if reached(line, seen):
-                send()
-                break
-        else:
-            proc.kill()  # nothing to wait for
-            pytest.fail(f"{missed}: {''.join(seen[-5:])}")
-    finally:
-        result = _after_sigint(proc)
-    return result
-
-
-def _after_sigint(proc: subprocess.Popen) -> tuple[str, list[str]]:
-    """Wait for a process sent SIGINT (killed if it hangs); its stdout, and its stderr
-    without ``-X importtime`` lines."""
-    try:
-        stdout, rest = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-        proc.communicate()
-    return stdout, [line for line in rest.splitlines() if not _imported(line)]
-
-
 @posix_signals
 @pytest.mark.parametrize("how", ["console script", "python -m ensemblekit"])
 @pytest.mark.parametrize("when", ["numpy", "sklearn.base", "ensemblekit.cli.train", "epoch 1/"])
@@ -463,9 +416,9 @@ def test_ctrl_c_at_any_moment_of_the_command_line_exits_130_in_one_line(how, whe
     proc = subprocess.Popen(
         [*_entry_point(how), "train", "--verbose", "--hidden", "32", "--max-iter", "100000",
          "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
-    stdout, stderr = _interrupt_at(
-        proc, lambda line, seen: _imported(line) == when or line.startswith(when),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
+    stdout, stderr = interrupt_at(
+        proc, lambda line, seen: imported(line) == when or line.startswith(when),
         lambda: proc.send_signal(signal.SIGINT), f"{when!r} never reached")
     assert proc.returncode == 130, (proc.returncode, stderr)
     assert stderr == ["interrupted: no model written" if when == "epoch 1/" else "interrupted"]
@@ -486,11 +439,11 @@ def test_ctrl_c_to_the_process_group_while_loky_workers_start_is_one_line(when, 
     proc = subprocess.Popen(
         [*_entry_point("console script"), "train", "--n-estimators", "4", "--n-jobs", "2",
          "--backend", "loky", "--hidden", "32", "--max-iter", "100000", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default,
         start_new_session=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
     imports = []
-    stdout, stderr = _interrupt_at(
-        proc, lambda line, seen: imports.append(_imported(line)) or imports.count(when) == 2,
+    stdout, stderr = interrupt_at(
+        proc, lambda line, seen: imports.append(imported(line)) or imports.count(when) == 2,
         lambda: os.killpg(proc.pid, signal.SIGINT), f"no worker imported {when}")
     assert proc.returncode == 130, (proc.returncode, stderr)
     assert stderr == ["interrupted: no model written"]
