@@ -1105,7 +1105,7 @@ def _guarded(caller: pluggy.HookCaller, pm: pluggy.PluginManager,
              owned: Callable[[], Mapping[str, Any]] | None) -> Callable:
     def call(**kwargs: Any) -> Any:
         state = _record(_state_args(caller.name, kwargs))
-        owned_state = _record(owned()) if owned is not None else []
+        owned_state = _record(owned(), state) if owned is not None else []
         try:
             result = caller(**kwargs)
         except PluginError:
@@ -1140,8 +1140,10 @@ _STATE_ARGS = ("activation", "delta", "coefs", "intercepts", "coef_grads",
 
 _STATE_ARGS_OF: dict[str, tuple[str, ...]] = {}
 
-#: name, the value (an array or a list of arrays), its arrays, their shapes and dtypes
-_Snapshot = list[tuple[str, Any, tuple, list, list]]
+#: name, the value (an array or a list of arrays), its arrays, their (shape, dtype) pairs,
+#: and whether the value is also a hook argument (then checked as that argument)
+_Entry = tuple[str, Any, tuple, list, bool]
+_Snapshot = list[_Entry]
 
 
 def _state_args(hook: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -1154,15 +1156,26 @@ def _state_args(hook: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     return {name: kwargs[name] for name in names}
 
 
-def _record(named: Mapping[str, Any]) -> _Snapshot:
-    """Record identity, shape and dtype of arrays (or lists of arrays) by name."""
+def _record(named: Mapping[str, Any], arguments: Sequence[_Entry] = ()) -> _Snapshot:
+    """Record identity, shape and dtype of arrays (or lists of arrays) by name.
+
+    A value that is one of the recorded ``arguments`` (an estimator's list
+    given to the hook as an argument) shares that record.
+    """
+    # runs twice per hook call, every training step: one comprehension per value
+    same = {id(entry[1]): entry for entry in arguments}
     state = []
     for name, value in named.items():
-        arrays = value if type(value) is list else (value,)
-        if not all(hasattr(a, "shape") and hasattr(a, "dtype") for a in arrays):
+        twin = same.get(id(value))
+        if twin is not None:
+            state.append((name, value, twin[2], twin[3], True))
+            continue
+        arrays = tuple(value) if type(value) is list else (value,)
+        try:
+            layout = [(a.shape, a.dtype) for a in arrays]
+        except AttributeError:
             continue  # not an array (a DataFrame given to an ensemble hook): nothing to hold
-        state.append((name, value, tuple(arrays), [a.shape for a in arrays],
-                      [a.dtype for a in arrays]))
+        state.append((name, value, arrays, layout, False))
     return state
 
 
@@ -1174,18 +1187,18 @@ def _state_problem(state: _Snapshot, hook: str,
     (an estimator's attribute lists); without it the recorded values
     themselves are compared with what they held (the hook's arguments).
     """
-    for name, value, before, shapes, dtypes in state:
+    for name, value, before, layout, argument in state:
         if now is not None:
+            if argument and now[name] is value:
+                continue  # the arguments' check has compared its arrays
             value = now[name]
         arrays = value if type(value) is list else (value,)
         if (len(arrays) == len(before) and all(map(operator.is_, arrays, before))
-                and [a.shape for a in arrays] == shapes
-                and [a.dtype for a in arrays] == dtypes):
+                and [(a.shape, a.dtype) for a in arrays] == layout):
             continue
         problem = (f"{hook} replaced a parameter or gradient array: the list {name} "
                    f"now holds {len(arrays)} arrays instead of {len(before)}")
-        for i, (array, orig, shape, dtype) in enumerate(zip(arrays, before, shapes,
-                                                            dtypes)):
+        for i, (array, orig, (shape, dtype)) in enumerate(zip(arrays, before, layout)):
             where = f"{name}[{i}]" if type(value) is list else name
             if array is not orig:
                 problem = (f"{hook} replaced a parameter or gradient array: {where} "

@@ -363,6 +363,43 @@ def test_rebinding_training_state_is_a_clear_error(plugin, hook):
         MLPClassifier(hidden_layer_sizes=(4,), plugins=[plugin]).fit(X, y)
 
 
+class _ListRebinder(Plugin):
+    """Changes ``estimator.coefs_`` inside the penalty hook, whose ``coefs`` argument is
+    that same list (the guard records it once, as the argument)."""
+
+    name = "list_rebinder"
+
+    def __init__(self, how="new list"):
+        self.how = how
+
+    @hookimpl
+    def ensemblekit_penalty(self, estimator):
+        if self.how == "new list":  # the argument untouched, the attribute rebound
+            estimator.coefs_ = [W * 0.5 for W in estimator.coefs_]
+        elif self.how == "item":
+            estimator.coefs_[0] = estimator.coefs_[0] * 0.5
+        else:  # a new list of the same arrays: nothing the loop uses has changed
+            estimator.coefs_ = list(estimator.coefs_)
+        return 0.0
+
+
+@pytest.mark.parametrize("how, match", [
+    ("new list", r"estimator\.coefs_\[0\] was rebound"),
+    ("item", r"coefs\[0\] was rebound"),
+    ("same arrays", None),
+])
+def test_an_estimator_list_that_is_also_an_argument_is_checked_both_ways(how, match):
+    X, y = load_iris(return_X_y=True)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, alpha=0.0,
+                        plugins=[_ListRebinder(how)])
+    if match is None:
+        assert clf.fit(X, y).n_iter_ == 3
+        return
+    with pytest.raises(PluginError, match=r"ensemblekit_penalty replaced a parameter or "
+                                          r"gradient array: " + match):
+        clf.fit(X, y)
+
+
 class _PredictProbe(Plugin):
     """Checks, while training, that predict applies the book-mode scaling."""
 
