@@ -18,8 +18,10 @@ array give the model the same values.
 * categorical, text: strings.  A value read as a number or a boolean is written
   back as the training category it stands for: ``1.0`` is ``"1"`` when ``"1"`` was
   seen (one empty cell makes pandas read a column of digits as floats), ``True``
-  is ``"true"`` when ``"true"`` was seen.  Categories never seen are left as
-  they are (the one-hot encoder ignores them).
+  is ``"true"`` when ``"true"`` was seen.  Categories never seen (in these
+  kinds and in booleans) are passed on as they are, and the one-hot encoder
+  encodes them as none of the column's categories, with a :class:`SchemaWarning`
+  naming the column, the values and their row counts.
 
 Missing values stay missing (NaN) in every kind.  Columns named more than once
 are refused, naming them.
@@ -413,6 +415,12 @@ class ColumnSchema(TransformerMixin, BaseEstimator):
             column's kind (the message names both).
         TypeError
             For a sparse matrix.
+
+        Warns
+        -----
+        SchemaWarning
+            For categories (or a boolean value) the training table did not
+            hold, naming each column, the values and their row counts.
         """
         check_is_fitted(self, "columns_")
         frame = self._frame(X)
@@ -431,7 +439,26 @@ class ColumnSchema(TransformerMixin, BaseEstimator):
                     "), in the training table's order")
             frame.columns = names
         self._check_present(frame, self.columns_)
-        return self._normalise(frame)
+        out = self._normalise(frame)
+        self._warn_unseen(out)
+        return out
+
+    def _warn_unseen(self, out: pd.DataFrame) -> None:
+        """Warn, naming column and values, of categories the training table lacked."""
+        found = []
+        for name, seen in self.categories_.items():
+            column = out[name]
+            new = column[column.notna() & ~column.isin(seen)]
+            if len(new):
+                counts = new.value_counts(sort=True)
+                shown = ", ".join(f"{value!r} ({n} row{'s' if n > 1 else ''})"
+                                  for value, n in counts.iloc[:5].items())
+                more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
+                found.append(f"column {name!r}: {shown}{more}")
+        if found:
+            warnings.warn(
+                f"categories never seen in training, encoded as none of their column's "
+                f"categories: {'; '.join(found)}", SchemaWarning, stacklevel=3)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """The columns passed on.

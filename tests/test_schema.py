@@ -27,6 +27,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import ensemblekit
 from ensemblekit.cli import cli
+from ensemblekit.cli.data import split
 from ensemblekit.config import build_model, check_settings
 from ensemblekit.schema import ColumnSchema, SchemaError, SchemaWarning
 
@@ -128,7 +129,9 @@ VARIANTS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_dtype_matrix_every_reading_gives_the_same_predictions(shop, variant):
     table = VARIANTS[variant](pd.read_csv(shop["csv"]))
-    proba = shop["model"].predict_proba(table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SchemaWarning)  # every value maps to a seen one
+        proba = shop["model"].predict_proba(table)
     expected = shop["cli"][["proba_no", "proba_yes"]].to_numpy()
     changed = 1 if "a missing value" in variant else 0  # row 0 lost its value
     np.testing.assert_array_equal(proba[changed:], expected[changed:])
@@ -151,6 +154,88 @@ def test_text_of_digits_read_as_floats_maps_back_to_its_categories(shop, tmp_pat
     # last bit differently (one float32 step, seen on an AMD EPYC's BLAS); the
     # bug this guards against moved a probability from 0.999 to 0.295
     np.testing.assert_allclose(by_python[1:], expected[1:], rtol=0, atol=1e-6)
+
+
+def _with_unseen(shop: dict) -> pd.DataFrame:
+    """The training table with categories it never held: 3 rows of code "y", 1 of city "Oslo"."""
+    table = pd.read_csv(shop["csv"])
+    table.loc[[3, 5, 7], "code"] = "y"
+    table.loc[[5], "city"] = "Oslo"
+    return table
+
+
+def test_unseen_categories_warn_naming_column_value_and_rows(shop):
+    table = _with_unseen(shop)
+    with pytest.warns(SchemaWarning) as caught:
+        proba = shop["model"].predict_proba(table)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "never seen in training" in message
+    assert "column 'code': 'y' (3 rows)" in message
+    assert "column 'city': 'Oslo' (1 row)" in message
+    # the other rows are predicted as before (rows of a table of the same length)
+    others = ~table.index.isin([3, 5, 7])
+    expected = shop["cli"][["proba_no", "proba_yes"]].to_numpy()
+    np.testing.assert_allclose(proba[others], expected[others], rtol=0, atol=1e-6)
+
+
+def test_many_unseen_values_are_counted_not_all_listed(shop):
+    table = pd.read_csv(shop["csv"]).iloc[:8].copy()
+    table["code"] = [f"new{i}" for i in range(8)]
+    with pytest.warns(SchemaWarning, match=r"'new0' \(1 row\).* and 3 more$"):
+        shop["model"].predict(table)
+
+
+def test_unseen_categories_are_one_line_in_predict_evaluate_and_train(shop, tmp_path):
+    path = tmp_path / "unseen.csv"
+    _with_unseen(shop).to_csv(path, index=False)
+    line = (f"warning: {path}: categories never seen in training, encoded as none of "
+            "their column's categories: column 'city': 'Oslo' (1 row); column 'code': "
+            "'y' (3 rows)")
+    for command in (["predict", shop["model_file"], path],
+                    ["evaluate", shop["model_file"], path],
+                    ["evaluate", shop["model_file"], path, "--importance"]):
+        result = CliRunner().invoke(cli, [str(a) for a in command])
+        assert result.exit_code == 0, result.output
+        assert result.stderr.splitlines() == [line], result.stderr  # once, however often
+    # train: a category only the test split holds (the rows train's own split holds out)
+    table = pd.read_csv(shop["csv"])
+    held_out = split(table.drop(columns="bought"), table["bought"].to_numpy(),
+                     "classification", 0.2, 0)[1].index[:2]
+    table.loc[held_out, "code"] = "late"
+    path = tmp_path / "late.csv"
+    table.to_csv(path, index=False)
+    args = ["train", str(path), "--target", "bought", "--hidden", "8", "--max-iter", "5"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.stderr.splitlines() if "never seen" in line] == [
+        f"warning: {path} (test split): categories never seen in training, encoded as "
+        "none of their column's categories: column 'code': 'late' (2 rows)"]
+    assert "accuracy" in result.stdout
+    quiet = CliRunner().invoke(cli, [*args, "-q"])
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
+
+
+def test_search_reports_the_test_splits_unseen_categories_not_each_folds(shop, tmp_path):
+    """A category one cross-validation fold holds alone is the data's nature: no line per
+    fold (nor raw warnings from the workers); the held-out test split's are one line."""
+    table = pd.read_csv(shop["csv"])
+    X, y = table.drop(columns="bought"), table["bought"].to_numpy()
+    held_out = split(X, y, "classification", 0.2, 0)[1].index
+    table.loc[held_out[:2], "code"] = "late"
+    table.loc[table.index.difference(held_out)[0], "code"] = "rare"  # one fold only
+    path = tmp_path / "search.csv"
+    table.to_csv(path, index=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ensemblekit", "search", str(path), "--target", "bought",
+         "--hidden", "8", "--max-iter", "5", "--param", "alpha=1e-5:1e-2:log",
+         "--rounds", "1", "--candidates", "3", "--n-jobs", "2"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"warning: {path} (test split): categories never seen in training, encoded as "
+        "none of their column's categories: column 'code': 'late' (2 rows)"], proc.stderr
+    assert "accuracy" in proc.stdout
 
 
 def test_a_numpy_array_in_training_order_gives_the_same_predictions(shop):

@@ -40,7 +40,7 @@ from sklearn.pipeline import Pipeline
 
 from ..io import atomic_write
 from ..metrics import expected_calibration_error, gaussian_nll
-from ..schema import ColumnSchema, SchemaError, check_unique_names
+from ..schema import ColumnSchema, SchemaError, SchemaWarning, check_unique_names
 
 __all__ = [
     "MAX_AUTO_CLASSES",
@@ -193,23 +193,40 @@ def _needs_pyarrow(fmt: str, path: str) -> None:
 
 
 @contextmanager
-def schema_errors(source: str) -> Iterator[None]:
-    """Turn a :class:`~ensemblekit.schema.SchemaError` into one line naming ``source``.
+def schema_errors(source: str, quiet: bool = False) -> Iterator[None]:
+    """Report what the column schema says of the table read from ``source``.
+
+    A :class:`~ensemblekit.schema.SchemaError` becomes one line naming
+    ``source``; a :class:`~ensemblekit.schema.SchemaWarning` (categories the
+    training table lacked) one line on stderr, ``warning: SOURCE: ...``, once
+    however often the block repeats it.  Other warnings pass through.
 
     Parameters
     ----------
     source : str
         The file the table came from.
+    quiet : bool, default=False
+        Drop the schema's warnings (``--quiet``).
 
     Yields
     ------
     None
         The block whose errors become :class:`click.ClickException`.
     """
+    caught: list[warnings.WarningMessage] = []
     try:
-        yield
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SchemaWarning)
+            yield
     except SchemaError as exc:
         raise click.ClickException(f"{source}: {exc}") from None
+    finally:
+        for w in caught:
+            if not issubclass(w.category, SchemaWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        for message in dict.fromkeys(str(w.message) for w in caught if not quiet
+                                     and issubclass(w.category, SchemaWarning)):
+            click.echo(f"warning: {source}: {message}", err=True)
 
 
 def _header(file: Path, sep: str) -> list[str]:
@@ -495,7 +512,7 @@ def _looks_like_id(name: str, column: pd.Series) -> bool:
 def _schema_of(features: pd.DataFrame, source: str,
                notes: list[str]) -> tuple[list[str], list[str]]:
     """Infer the feature columns' kinds; warnings (huge integers) go to ``notes``."""
-    with warnings.catch_warnings(record=True) as caught, schema_errors(source):
+    with schema_errors(source), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         schema = ColumnSchema().fit(features)
         check_magnitudes(schema.transform(features)[schema.split_columns()[0]])
@@ -949,8 +966,7 @@ def score_table(model: Any, table: ScoringTable) -> dict[str, Any]:
     dict
         See :func:`scores`.
     """
-    with schema_errors(table.source):
-        return scores(model, table.X, table.y, table.task)
+    return scores(model, table.X, table.y, table.task)
 
 
 #: Times each column is shuffled by :func:`importance`.
@@ -984,10 +1000,9 @@ def importance(model: Any, table: ScoringTable) -> dict[str, dict[str, float]]:
     columns = (list(schema.columns_) if isinstance(schema, ColumnSchema)
                else [str(c) for c in table.X.columns])
     seed = getattr(final_estimator(model), "random_state", None)
-    with schema_errors(table.source):
-        found = permutation_importance(
-            model, table.X[columns], table.y, n_repeats=IMPORTANCE_REPEATS,
-            random_state=seed if isinstance(seed, int) else 0)
+    found = permutation_importance(
+        model, table.X[columns], table.y, n_repeats=IMPORTANCE_REPEATS,
+        random_state=seed if isinstance(seed, int) else 0)
     order = np.argsort(-found.importances_mean, kind="stable")
     return {columns[i]: {"mean": float(found.importances_mean[i]),
                          "std": float(found.importances_std[i])} for i in order}

@@ -36,10 +36,10 @@ def report(model_file: str, out_dir: str, data: str | None, target: str | None,
     metrics = importance = predicted = None
     if data:
         scored = data_.scoring_table(model, metadata, data, target, sep)
-        metrics = data_.score_table(model, scored)
-        importance = data_.importance(model, scored)
-        if scored.task == "regression":
-            with data_.schema_errors(data):
+        with data_.schema_errors(data):
+            metrics = data_.score_table(model, scored)
+            importance = data_.importance(model, scored)
+            if scored.task == "regression":
                 predicted = (scored.y, model.predict(scored.X))
     try:
         written = write_report(model, metadata, Path(out_dir), Path(model_file).name,

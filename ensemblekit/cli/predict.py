@@ -86,9 +86,10 @@ def evaluate(model_file: str, data: str, target: str | None, as_json: bool,
     """
     model, metadata = common.load_model(model_file)
     scored = data_.scoring_table(model, metadata, data, target, sep)
-    metrics = data_.score_table(model, scored)
-    if importance:
-        metrics["importance"] = data_.importance(model, scored)
+    with data_.schema_errors(data):
+        metrics = data_.score_table(model, scored)
+        if importance:
+            metrics["importance"] = data_.importance(model, scored)
     if as_json:
         click.echo(json.dumps(metrics))
         return
