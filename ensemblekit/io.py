@@ -17,7 +17,9 @@ other member (a path such as ``../x`` included) or a member twice.  One
 budget, ``max_bytes`` (:data:`MAX_BYTES`), bounds what a file can make
 :func:`load` allocate: the bytes its members decompress to plus the bytes
 every array and scalar in it *declares* (itemsize times shape, at least one
-byte an element), each counted before it is allocated; members are
+byte an element), plus what parsing ``model.json`` may take (a bound from its
+length and its JSON values, :data:`PARSE_BYTES_PER_CHAR` and
+:data:`PARSE_BYTES_PER_VALUE`), each counted before it is allocated; members are
 decompressed a chunk at a time, never beyond the size they declare.
 ``model.json`` may nest at most :data:`MAX_DEPTH` levels.
 Loading never imports anything named in the file: an estimator class is
@@ -85,6 +87,8 @@ __all__ = [
     "FORMAT_VERSION",
     "MAX_BYTES",
     "MAX_DEPTH",
+    "PARSE_BYTES_PER_CHAR",
+    "PARSE_BYTES_PER_VALUE",
     "ModelFileError",
     "atomic_write",
     "load",
@@ -99,6 +103,14 @@ FORMAT_VERSION = 1
 #: reads, and its budget: the most the file's members may decompress to plus the
 #: bytes its arrays and scalars declare.
 MAX_BYTES = 1 << 30
+#: Bytes parsing and checking ``model.json`` may allocate, counted against
+#: ``max_bytes`` before it is parsed: this many per byte of its text ...
+PARSE_BYTES_PER_CHAR = 16
+#: ... plus this many per structural character (``,`` ``:`` ``[`` ``{``: a JSON
+#: value takes at least one).  The worst documents measured (a long string of
+#: 4-byte characters, a list of short distinct strings, a list of empty objects:
+#: ``tests/test_model_file_budget.py``) take 9 bytes a character and 215 a value.
+PARSE_BYTES_PER_VALUE = 256
 #: Deepest nesting of lists and objects that ``model.json`` may have; the files
 #: :func:`save` writes stay below a third of it.
 MAX_DEPTH = 100
@@ -1058,7 +1070,9 @@ def load(path: str | os.PathLike, *, return_metadata: bool = False,
     max_bytes : int, default=MAX_BYTES
         The largest file, and the most its contents may decompress to, that
         is read (1 GiB); a bigger file is refused before anything is
-        decompressed.  Raise it for a model you trust that is this big.
+        decompressed.  It is also the budget of everything the file makes
+        this function allocate, counted beforehand (the module's docstring
+        says how).  Raise it for a model you trust that is this big.
 
     Returns
     -------
@@ -1092,6 +1106,10 @@ def load(path: str | os.PathLike, *, return_metadata: bool = False,
     path = Path(path)
     budget = _Budget(path, int(max_bytes))
     raw, array_bytes = _read_members(path, budget)
+    values = sum(raw.count(c) for c in (b",", b":", b"[", b"{"))
+    cost = PARSE_BYTES_PER_CHAR * len(raw) + PARSE_BYTES_PER_VALUE * values
+    budget.spend(cost, f"{_DOCUMENT} ({len(raw)} bytes, up to {values} JSON values) may "
+                       f"take {cost} bytes to parse")
     document = _read_document(path, raw, array_bytes)
     decode = _Decoder(_read_arrays(path, array_bytes, budget), budget)
     try:

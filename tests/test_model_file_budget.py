@@ -20,16 +20,18 @@ Peak memory is measured with ``tracemalloc``, which sees numpy's allocations.
 from __future__ import annotations
 
 import io
+import json
 import re
 import sys
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pytest
-from forge import craft, digested_text, npy_header, npz, npz_members, peak_mib, read_parts
+from forge import craft, digested, digested_text, npy_header, npz, npz_members, peak_mib, read_parts
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.impute import SimpleImputer
@@ -162,6 +164,62 @@ def test_the_budget_counts_the_arrays_and_can_be_raised(model, iris, tmp_path):
                                              r"max_bytes to load a model this big"):
         load(path, max_bytes=archive + weights // 2)
     load(path, max_bytes=archive + 2 * weights)
+
+
+#: JSON values that are cheap to write and dear to parse, each the worst of its kind
+#: found (a value's Python object, its list slot, the decoder's copy and the digest's
+#: re-serialisation): ``count`` of them.
+PARSE_BOMBS: dict[str, Callable[[int], object]] = {
+    "empty objects": lambda count: [{}] * count,
+    "empty lists": lambda count: [[]] * count,
+    "objects of one key": lambda count: [{"k": 0}] * count,
+    "floats": lambda count: [0.5] * count,
+    "short distinct strings": lambda count: [f"s{i}" for i in range(count)],
+    "estimators": lambda count: [{"$": "estimator", "class": "ensemblekit.MLPClassifier",
+                                  "params": {}, "fitted": {}}] * count,
+    "one long string of 4-byte characters": lambda count: "\U0001F600" * count,
+}
+
+
+def _with_bomb(parts, tmp_path: Path, bomb: object) -> Path:
+    """A file with ``bomb`` as its metadata, written as densely as JSON allows (no
+    spaces, characters unescaped), its digests right."""
+    document, arrays = parts
+    document["metadata"] = {"bomb": bomb}
+    text = json.dumps(digested(document, arrays), ensure_ascii=False, separators=(",", ":"))
+    return craft(tmp_path / "bomb.ekm", document, arrays, text=text)
+
+
+def _parse_cost(path: Path) -> int:
+    with zipfile.ZipFile(path) as zf:
+        raw = zf.read("model.json")
+    values = sum(raw.count(c) for c in (b",", b":", b"[", b"{"))
+    return ek_io.PARSE_BYTES_PER_CHAR * len(raw) + ek_io.PARSE_BYTES_PER_VALUE * values
+
+
+def test_json_that_parses_into_gigabytes_is_refused_before_parsing(parts, tmp_path):
+    """Found after issue 17: 40 million empty objects, a 133 kB file, made load() peak at
+    8.4 GB for 2 minutes (the budget counted model.json's 120 MB of text, not what
+    parsing it makes). Now the parse's bound is counted first."""
+    path = _with_bomb(parts, tmp_path, [{}] * 4_000_000)
+    assert path.stat().st_size < 100_000
+    _refused_within(path, r"model.json \(\d+ bytes, up to 8\d{6} JSON values\) may take "
+                          r"\d+ bytes to parse, more than max_bytes=1073741824")
+
+
+@pytest.mark.parametrize("kind", list(PARSE_BOMBS))
+def test_what_parsing_may_take_bounds_what_it_takes(parts, tmp_path, kind):
+    """A document just inside the budget loads within it: the bound is an upper bound."""
+    limit = 32 << 20
+    per_value = (_parse_cost(_with_bomb(parts, tmp_path, PARSE_BOMBS[kind](1001)))
+                 - _parse_cost(_with_bomb(parts, tmp_path, PARSE_BOMBS[kind](1)))) / 1000
+    count = int(0.8 * limit / per_value)
+    path = _with_bomb(parts, tmp_path, PARSE_BOMBS[kind](count))
+    assert 0.7 * limit < _parse_cost(path) < 0.9 * limit
+    loaded = []
+    peak = peak_mib(lambda: loaded.append(load(path, max_bytes=limit, return_metadata=True)))
+    assert len(loaded[0][1]["bomb"]) == count
+    assert peak * 2**20 <= limit, f"{kind}: {peak:.1f} MiB, budget {limit >> 20} MiB"
 
 
 # --------------------------------------------------------------------------

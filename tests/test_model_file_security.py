@@ -263,7 +263,10 @@ def test_the_size_limit_is_documented_and_can_be_raised(parts, tmp_path):
         load(path, max_bytes=100)
     with pytest.raises(ModelFileError, match="would decompress to"):
         load(path, max_bytes=size)
-    load(path, max_bytes=4 * size)
+    with pytest.raises(ModelFileError, match=r"model.json \(\d+ bytes, up to \d+ JSON "
+                                             r"values\) may take \d+ bytes to parse"):
+        load(path, max_bytes=4 * size)
+    load(path, max_bytes=1 << 20)
     for bad in (0, -1, 1.5, "1GB", True):
         with pytest.raises(ValueError, match="max_bytes must be a positive integer"):
             load(path, max_bytes=bad)
