@@ -958,6 +958,12 @@ def _deepest_path(raw: bytes) -> str:
     return where
 
 
+def _parse_cost(raw: bytes) -> tuple[int, int]:
+    """``(values, bytes)``: the JSON values ``raw`` may hold, and what parsing it may take."""
+    values = sum(raw.count(c) for c in (b",", b":", b"[", b"{"))
+    return values, PARSE_BYTES_PER_CHAR * len(raw) + PARSE_BYTES_PER_VALUE * values
+
+
 def _read_document(path: Path, raw: bytes, arrays: bytes) -> dict:
     try:
         document = json.loads(raw, parse_int=_parse_int)
@@ -1106,8 +1112,7 @@ def load(path: str | os.PathLike, *, return_metadata: bool = False,
     path = Path(path)
     budget = _Budget(path, int(max_bytes))
     raw, array_bytes = _read_members(path, budget)
-    values = sum(raw.count(c) for c in (b",", b":", b"[", b"{"))
-    cost = PARSE_BYTES_PER_CHAR * len(raw) + PARSE_BYTES_PER_VALUE * values
+    values, cost = _parse_cost(raw)
     budget.spend(cost, f"{_DOCUMENT} ({len(raw)} bytes, up to {values} JSON values) may "
                        f"take {cost} bytes to parse")
     document = _read_document(path, raw, array_bytes)
