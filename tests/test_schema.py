@@ -194,7 +194,8 @@ def test_unseen_categories_are_one_line_in_predict_evaluate_and_train(shop, tmp_
             "'y' (3 rows)")
     for command in (["predict", shop["model_file"], path],
                     ["evaluate", shop["model_file"], path],
-                    ["evaluate", shop["model_file"], path, "--importance"]):
+                    ["evaluate", shop["model_file"], path, "--importance"],
+                    ["report", shop["model_file"], "--data", path, "-o", tmp_path / "report"]):
         result = CliRunner().invoke(cli, [str(a) for a in command])
         assert result.exit_code == 0, result.output
         assert result.stderr.splitlines() == [line], result.stderr  # once, however often
