@@ -208,7 +208,7 @@ def test_json_that_parses_into_gigabytes_is_refused_before_parsing(parts, tmp_pa
 @pytest.mark.parametrize("kind", list(PARSE_BOMBS))
 def test_what_parsing_may_take_bounds_what_it_takes(parts, tmp_path, kind):
     """A document just inside the budget loads within it: the bound is an upper bound."""
-    limit = 32 << 20
+    limit = 16 << 20
     per_value = (_parse_cost(_with_bomb(parts, tmp_path, PARSE_BOMBS[kind](1001)))
                  - _parse_cost(_with_bomb(parts, tmp_path, PARSE_BOMBS[kind](1)))) / 1000
     count = int(0.8 * limit / per_value)
