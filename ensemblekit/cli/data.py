@@ -62,7 +62,7 @@ __all__ = [
     "parse_sep",
     "read_table",
     "regression_metrics",
-    "schema_errors",
+    "schema_messages",
     "score_table",
     "scores",
     "scoring_table",
@@ -193,7 +193,7 @@ def _needs_pyarrow(fmt: str, path: str) -> None:
 
 
 @contextmanager
-def schema_errors(source: str, quiet: bool = False) -> Iterator[None]:
+def schema_messages(source: str, quiet: bool = False) -> Iterator[None]:
     """Report what the column schema says of the table read from ``source``.
 
     A :class:`~ensemblekit.schema.SchemaError` becomes one line naming
@@ -264,7 +264,7 @@ def read_table(path: str, sep: str | None = None) -> pd.DataFrame:
         if fmt in ("CSV", "TSV"):
             delimiter = sep or ("\t" if fmt == "TSV" else ",")
             header = _header(file, delimiter)
-            with schema_errors(path):
+            with schema_messages(path):
                 check_unique_names(header, "the header")
             frame = pd.read_csv(file, sep=delimiter)
             other = next((s for s in _SEPARATORS if s != delimiter and s in header[0]), None)
@@ -289,7 +289,7 @@ def read_table(path: str, sep: str | None = None) -> pd.DataFrame:
         raise click.ClickException(f"cannot read {path}: {first}") from None
     if frame.empty:
         raise click.ClickException(f"{path} has no data rows (only a header)")
-    with schema_errors(path):
+    with schema_messages(path):
         check_unique_names(frame.columns, "the table")
     return frame
 
@@ -512,7 +512,7 @@ def _looks_like_id(name: str, column: pd.Series) -> bool:
 def _schema_of(features: pd.DataFrame, source: str,
                notes: list[str]) -> tuple[list[str], list[str]]:
     """Infer the feature columns' kinds; warnings (huge integers) go to ``notes``."""
-    with schema_errors(source), warnings.catch_warnings(record=True) as caught:
+    with schema_messages(source), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         schema = ColumnSchema().fit(features)
         check_magnitudes(schema.transform(features)[schema.split_columns()[0]])
@@ -667,7 +667,7 @@ def model_input(model: Any, metadata: dict, frame: pd.DataFrame,
     if isinstance(model, Pipeline) and isinstance(model[0], ColumnSchema):
         return frame
     numeric, categorical = feature_columns(model, metadata, frame)
-    with schema_errors(source):
+    with schema_messages(source):
         return ColumnSchema(numeric, categorical).fit_transform(frame)
 
 
@@ -947,7 +947,7 @@ def scoring_table(model: Any, metadata: dict, data: str, target: str | None,
     frame, _ = drop_missing_target(frame, target)
     X = model_input(model, metadata, frame.drop(columns=[target]), data)
     task = "classification" if is_classifier(final_estimator(model)) else "regression"
-    with schema_errors(data):
+    with schema_messages(data):
         return ScoringTable(X, target_values(frame, target, task), task, data)
 
 

@@ -192,7 +192,7 @@ def search(data: str | None, params: tuple[str, ...], rounds: int, candidates: i
                    for r, p, s in zip(results["round"], results["params"], scores)],
     }
     if X_test is not None:
-        with data_.schema_errors(f"{source} (test split)"):
+        with data_.schema_messages(f"{source} (test split)"):
             metrics = data_.scores(searcher.best_estimator_, X_test, y_test, task)
         common.echo_metrics("test", metrics)
         record["test"] = metrics

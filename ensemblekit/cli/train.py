@@ -163,7 +163,7 @@ def train(data: str | None, **options: Any) -> None:
         exit_interrupted("interrupted: no model written")
     scores = {"train": data_.scores(model, X_train, y_train, task)}
     if X_test is not None:
-        with data_.schema_errors(f"{source} (test split)", quiet):
+        with data_.schema_messages(f"{source} (test split)", quiet):
             scores["test"] = data_.scores(model, X_test, y_test, task)
     if options["out"]:
         save(model, options["out"], metadata={
