@@ -239,6 +239,33 @@ def test_search_reports_the_test_splits_unseen_categories_not_each_folds(shop, t
     assert "accuracy" in proc.stdout
 
 
+@pytest.mark.parametrize("value, message", [
+    ("inf", re.escape("column 'income' (up to inf) holds values too large to scale and "
+                      "predict with in float64 (limit 1e+150)")),
+    ("-1e200", re.escape("column 'income' (up to 1e+200) holds values too large to scale "
+                         "and predict with in float64 (limit 1e+150)")),
+    # fits float64 but not, once scaled, the float32 network
+    ("1e60", r"column\(s\) 'income' \(up to [\d.]+e\+5\d once scaled\) hold values too "
+             r"large for the model's float32 \(largest 3.4e\+38\); rescale them, or train "
+             r"the model with --dtype float64"),
+])
+def test_numbers_too_large_to_predict_with_are_named_by_file_and_column(shop, tmp_path,
+                                                                          value, message):
+    table = pd.read_csv(shop["csv"]).astype({"income": object})
+    table.loc[4, "income"] = value
+    path = tmp_path / "large.csv"
+    table.to_csv(path, index=False)
+    expected = f"Error: {re.escape(str(path))}: {message}.*"
+    proc = subprocess.run([sys.executable, "-m", "ensemblekit", "predict",
+                           str(shop["model_file"]), str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    line, = proc.stderr.splitlines()  # no numpy warning, no traceback
+    assert re.fullmatch(expected, line), line
+    result = run("evaluate", shop["model_file"], path, code=1)
+    assert re.fullmatch(expected, result.stderr.strip()), result.stderr
+
+
 def test_a_numpy_array_in_training_order_gives_the_same_predictions(shop):
     table = pd.read_csv(shop["csv"]).drop(columns="bought")
     proba = shop["model"].predict_proba(table.to_numpy(dtype=object))

@@ -82,7 +82,8 @@ MAX_AUTO_CLASSES = 20
 MAX_MAGNITUDE = 1e150
 
 
-def check_magnitudes(values: pd.DataFrame, what: str = "column") -> None:
+def check_magnitudes(values: pd.DataFrame, what: str = "column", action: str = "train on",
+                     source: str | None = None) -> None:
     """Refuse numeric columns with infinite values or values too large to scale.
 
     Parameters
@@ -91,6 +92,10 @@ def check_magnitudes(values: pd.DataFrame, what: str = "column") -> None:
         Numeric columns.
     what : str, default="column"
         What a column is called in the message (``"target column"``).
+    action : str, default="train on"
+        What the values were for, in the message (``"predict with"``).
+    source : str or None, default=None
+        The file the values came from, named first in the message.
 
     Raises
     ------
@@ -108,9 +113,9 @@ def check_magnitudes(values: pd.DataFrame, what: str = "column") -> None:
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         what, verb = (f"{what}s", "hold") if len(bad) > 1 else (what, "holds")
         raise click.ClickException(
-            f"{what} {names}{more} {verb} values too large to scale and train on in "
-            f"float64 (limit {MAX_MAGNITUDE:.0e}); rescale it (e.g. divide by a power "
-            "of ten or take a log)")
+            f"{source + ': ' if source else ''}{what} {names}{more} {verb} values too large "
+            f"to scale and {action} in float64 (limit {MAX_MAGNITUDE:.0e}); rescale it "
+            "(e.g. divide by a power of ten or take a log)")
 
 
 #: Table formats by file extension (``ensemblekit`` reads and writes these).
@@ -646,7 +651,9 @@ def model_input(model: Any, metadata: dict, frame: pd.DataFrame,
     A pipeline starting with a :class:`~ensemblekit.schema.ColumnSchema` (every
     model ``train`` writes) takes the table as read, exactly as from Python;
     for another model the columns of :func:`feature_columns` are normalised by
-    a schema of those columns.
+    a schema of those columns.  Numeric columns holding infinite values or
+    values too large to scale are refused, as in training
+    (:func:`check_magnitudes`).
 
     Parameters
     ----------
@@ -665,10 +672,49 @@ def model_input(model: Any, metadata: dict, frame: pd.DataFrame,
         The table, or its normalised feature columns.
     """
     if isinstance(model, Pipeline) and isinstance(model[0], ColumnSchema):
+        schema = model[0]
+        numeric = [c for c in schema.columns_ if schema.kinds_[c] == "numeric"
+                   and c in frame.columns]
+        # values the schema will not take are named by it; here the numbers it would pass
+        check_magnitudes(frame[numeric].apply(
+            lambda column: pd.to_numeric(column.astype(object), errors="coerce")),
+            action="predict with", source=source)
+        _check_scaled(model, frame, source)
         return frame
     numeric, categorical = feature_columns(model, metadata, frame)
     with schema_messages(source):
-        return ColumnSchema(numeric, categorical).fit_transform(frame)
+        table = ColumnSchema(numeric, categorical).fit_transform(frame)
+    check_magnitudes(table[numeric], action="predict with", source=source)
+    return table
+
+
+def _check_scaled(model: Pipeline, frame: pd.DataFrame, source: str) -> None:
+    """Refuse values that the model's preprocessing scales beyond its network's dtype.
+
+    A float32 network cannot take a value of 1e60 however it is scaled, though
+    float64 scales it: name the column (instead of numpy's overflow warning and
+    scikit-learn's "Input X contains infinity" from inside predict).
+    """
+    preprocess = model[:-1]
+    estimator = final_estimator(model)
+    network = estimator.estimators_[0] if hasattr(estimator, "estimators_") else estimator
+    coefs = getattr(network, "coefs_", None)
+    if not coefs or not hasattr(preprocess, "get_feature_names_out"):
+        return  # no weights to take the dtype of: predict's own checks apply
+    limit = float(np.finfo(coefs[0].dtype).max)
+    with schema_messages(source), warnings.catch_warnings():
+        warnings.simplefilter("ignore", SchemaWarning)  # predict reports them, once
+        features = preprocess.transform(frame)
+    largest = np.asarray(abs(features).max(axis=0), dtype=np.float64).ravel()
+    names = preprocess.get_feature_names_out()
+    bad = [(str(name).split("__", 1)[-1], value)
+           for name, value in zip(names, largest) if not value <= limit]
+    if bad:
+        shown = ", ".join(f"{name!r} (up to {value:.3g} once scaled)" for name, value in bad[:5])
+        raise click.ClickException(
+            f"{source}: column(s) {shown}{' and more' if len(bad) > 5 else ''} hold values "
+            f"too large for the model's {coefs[0].dtype} (largest {limit:.3g}); rescale "
+            "them, or train the model with --dtype float64")
 
 
 def final_estimator(model: Any) -> Any:
