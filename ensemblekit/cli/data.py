@@ -63,6 +63,7 @@ __all__ = [
     "read_table",
     "regression_metrics",
     "schema_messages",
+    "scaled_input_errors",
     "score_table",
     "scores",
     "scoring_table",
@@ -677,9 +678,9 @@ def model_input(model: Any, metadata: dict, frame: pd.DataFrame,
                    and c in frame.columns]
         # values the schema will not take are named by it; here the numbers it would pass
         check_magnitudes(frame[numeric].apply(
-            lambda column: pd.to_numeric(column.astype(object), errors="coerce")),
+            lambda column: column if pd.api.types.is_numeric_dtype(column.dtype)
+            else pd.to_numeric(column.astype(object), errors="coerce")),
             action="predict with", source=source)
-        _check_scaled(model, frame, source)
         return frame
     numeric, categorical = feature_columns(model, metadata, frame)
     with schema_messages(source):
@@ -688,33 +689,66 @@ def model_input(model: Any, metadata: dict, frame: pd.DataFrame,
     return table
 
 
-def _check_scaled(model: Pipeline, frame: pd.DataFrame, source: str) -> None:
-    """Refuse values that the model's preprocessing scales beyond its network's dtype.
+#: The start of scikit-learn's error for values a network's dtype cannot hold.
+_OVERFLOW = "Input X contains infinity or a value too large for dtype"
 
-    A float32 network cannot take a value of 1e60 however it is scaled, though
-    float64 scales it: name the column (instead of numpy's overflow warning and
-    scikit-learn's "Input X contains infinity" from inside predict).
+
+@contextmanager
+def scaled_input_errors(model: Any, X: Any, source: str) -> Iterator[None]:
+    """Name the columns when the model's scaling leaves values beyond its network's dtype.
+
+    A float32 network cannot take 1e60, however it is scaled, though float64
+    scales it; scikit-learn then says "Input X contains infinity or a value
+    too large for dtype('float32')" after numpy's overflow warning.  This block
+    keeps that warning quiet and, only when the error comes, transforms ``X``
+    once more to name the columns.
+
+    Parameters
+    ----------
+    model : estimator
+        The loaded model; a :class:`~sklearn.pipeline.Pipeline` whose
+        preprocessing has feature names is diagnosed.
+    X : pandas.DataFrame
+        What its predictions are made from.
+    source : str
+        The file ``X`` came from, named first.
+
+    Yields
+    ------
+    None
+        The block that predicts.
+
+    Raises
+    ------
+    click.ClickException
+        Naming the columns and their largest scaled magnitude.
     """
-    preprocess = model[:-1]
-    estimator = final_estimator(model)
-    network = estimator.estimators_[0] if hasattr(estimator, "estimators_") else estimator
-    coefs = getattr(network, "coefs_", None)
-    if not coefs or not hasattr(preprocess, "get_feature_names_out"):
-        return  # no weights to take the dtype of: predict's own checks apply
-    limit = float(np.finfo(coefs[0].dtype).max)
-    with schema_messages(source), warnings.catch_warnings():
-        warnings.simplefilter("ignore", SchemaWarning)  # predict reports them, once
-        features = preprocess.transform(frame)
-    largest = np.asarray(abs(features).max(axis=0), dtype=np.float64).ravel()
-    names = preprocess.get_feature_names_out()
-    bad = [(str(name).split("__", 1)[-1], value)
-           for name, value in zip(names, largest) if not value <= limit]
-    if bad:
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "overflow encountered in cast", RuntimeWarning)
+            yield
+    except ValueError as exc:
+        if _OVERFLOW not in str(exc) or not isinstance(model, Pipeline) or not hasattr(
+                model[:-1], "get_feature_names_out"):
+            raise
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SchemaWarning)  # reported by the predict block
+            features = model[:-1].transform(X)
+        estimator = final_estimator(model)
+        network = estimator.estimators_[0] if hasattr(estimator, "estimators_") else estimator
+        coefs = getattr(network, "coefs_", None)
+        dtype = coefs[0].dtype if coefs else np.dtype(np.float64)
+        limit = float(np.finfo(dtype).max)
+        largest = np.asarray(abs(features).max(axis=0), dtype=np.float64).ravel()
+        bad = [(str(name).split("__", 1)[-1], value) for name, value
+               in zip(model[:-1].get_feature_names_out(), largest) if not value <= limit]
+        if not bad:
+            raise
         shown = ", ".join(f"{name!r} (up to {value:.3g} once scaled)" for name, value in bad[:5])
         raise click.ClickException(
             f"{source}: column(s) {shown}{' and more' if len(bad) > 5 else ''} hold values "
-            f"too large for the model's {coefs[0].dtype} (largest {limit:.3g}); rescale "
-            "them, or train the model with --dtype float64")
+            f"too large for the model's {dtype} (largest {limit:.3g}); rescale them, or "
+            "train the model with --dtype float64") from None
 
 
 def final_estimator(model: Any) -> Any:

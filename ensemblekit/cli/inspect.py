@@ -36,7 +36,7 @@ def report(model_file: str, out_dir: str, data: str | None, target: str | None,
     metrics = importance = predicted = None
     if data:
         scored = data_.scoring_table(model, metadata, data, target, sep)
-        with data_.schema_messages(data):
+        with data_.schema_messages(data), data_.scaled_input_errors(model, scored.X, data):
             metrics = data_.score_table(model, scored)
             importance = data_.importance(model, scored)
             if scored.task == "regression":

@@ -50,7 +50,7 @@ def predict(model_file: str, data: str, out: str | None, proba: bool,
     id_column = metadata.get("id_column")
     if id_column and id_column in frame.columns:
         result[id_column] = frame[id_column].to_numpy()
-    with data_.schema_messages(data):
+    with data_.schema_messages(data), data_.scaled_input_errors(model, X, data):
         result[metadata.get("target", "prediction")] = model.predict(X)
         if proba:
             for label, column in zip(estimator.classes_, model.predict_proba(X).T):
@@ -86,7 +86,7 @@ def evaluate(model_file: str, data: str, target: str | None, as_json: bool,
     """
     model, metadata = common.load_model(model_file)
     scored = data_.scoring_table(model, metadata, data, target, sep)
-    with data_.schema_messages(data):
+    with data_.schema_messages(data), data_.scaled_input_errors(model, scored.X, data):
         metrics = data_.score_table(model, scored)
         if importance:
             metrics["importance"] = data_.importance(model, scored)
