@@ -699,9 +699,9 @@ def scaled_input_errors(model: Any, X: Any, source: str) -> Iterator[None]:
 
     A float32 network cannot take 1e60, however it is scaled, though float64
     scales it; scikit-learn then says "Input X contains infinity or a value
-    too large for dtype('float32')" after numpy's overflow warning.  This block
-    keeps that warning quiet and, only when the error comes, transforms ``X``
-    once more to name the columns.
+    too large for dtype('float32')" after numpy's overflow warning.  Only when
+    that error comes, ``X`` is transformed once more to name the columns, and
+    the overflow warning is dropped; any other warning of the block is shown.
 
     Parameters
     ----------
@@ -723,32 +723,46 @@ def scaled_input_errors(model: Any, X: Any, source: str) -> Iterator[None]:
     click.ClickException
         Naming the columns and their largest scaled magnitude.
     """
+    caught: list[warnings.WarningMessage] = []
+    named: click.ClickException | None = None
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "overflow encountered in cast", RuntimeWarning)
+        with warnings.catch_warnings(record=True) as caught:
             yield
     except ValueError as exc:
-        if _OVERFLOW not in str(exc) or not isinstance(model, Pipeline) or not hasattr(
-                model[:-1], "get_feature_names_out"):
+        named = _overflowing_columns(model, X, source) if _OVERFLOW in str(exc) else None
+        if named is None:
             raise
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SchemaWarning)  # reported by the predict block
-            features = model[:-1].transform(X)
-        estimator = final_estimator(model)
-        network = estimator.estimators_[0] if hasattr(estimator, "estimators_") else estimator
-        coefs = getattr(network, "coefs_", None)
-        dtype = coefs[0].dtype if coefs else np.dtype(np.float64)
-        limit = float(np.finfo(dtype).max)
-        largest = np.asarray(abs(features).max(axis=0), dtype=np.float64).ravel()
-        bad = [(str(name).split("__", 1)[-1], value) for name, value
-               in zip(model[:-1].get_feature_names_out(), largest) if not value <= limit]
-        if not bad:
-            raise
-        shown = ", ".join(f"{name!r} (up to {value:.3g} once scaled)" for name, value in bad[:5])
-        raise click.ClickException(
-            f"{source}: column(s) {shown}{' and more' if len(bad) > 5 else ''} hold values "
-            f"too large for the model's {dtype} (largest {limit:.3g}); rescale them, or "
-            "train the model with --dtype float64") from None
+    finally:  # the block's warnings, but numpy's overflow when the columns are named
+        for w in caught:
+            if named is None or not (issubclass(w.category, RuntimeWarning)
+                                     and "overflow encountered in cast" in str(w.message)):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if named is not None:
+        raise named
+
+
+def _overflowing_columns(model: Any, X: Any, source: str) -> click.ClickException | None:
+    """The error naming the columns ``model`` scales beyond its network's dtype, if any."""
+    if not isinstance(model, Pipeline) or not hasattr(model[:-1], "get_feature_names_out"):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SchemaWarning)  # reported by the predict block
+        features = model[:-1].transform(X)
+    estimator = final_estimator(model)
+    network = estimator.estimators_[0] if hasattr(estimator, "estimators_") else estimator
+    coefs = getattr(network, "coefs_", None)
+    dtype = coefs[0].dtype if coefs else np.dtype(np.float64)
+    limit = float(np.finfo(dtype).max)
+    largest = np.asarray(abs(features).max(axis=0), dtype=np.float64).ravel()
+    bad = [(str(name).split("__", 1)[-1], value) for name, value
+           in zip(model[:-1].get_feature_names_out(), largest) if not value <= limit]
+    if not bad:
+        return None
+    shown = ", ".join(f"{name!r} (up to {value:.3g} once scaled)" for name, value in bad[:5])
+    return click.ClickException(
+        f"{source}: column(s) {shown}{' and more' if len(bad) > 5 else ''} hold values "
+        f"too large for the model's {dtype} (largest {limit:.3g}); rescale them, or "
+        "train the model with --dtype float64")
 
 
 def final_estimator(model: Any) -> Any:
