@@ -491,6 +491,11 @@ def test_cli_train_then_export_agrees_with_cli_predict(tmp_path, n_estimators):
     assert train.exit_code == 0, train.output
     export = runner.invoke(cli, ["export", str(model), "--onnx", str(onnx_file)])
     assert export.exit_code == 0, export.output
+    # the graph leaves the schema out and cannot warn: the strings it takes are listed
+    assert export.stderr.splitlines()[1:] == [
+        "categorical inputs take exactly these strings; any other is encoded as none of "
+        "the column's categories, and ONNX Runtime cannot warn of it:",
+        "  colour: blue, green, red", "  member: False, True"]
     predicted = runner.invoke(cli, ["predict", str(model), str(data), "--proba"])
     expected = pd.read_csv(io.StringIO(predicted.stdout))
     onx = __import__("onnx").load(str(onnx_file))
