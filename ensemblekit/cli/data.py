@@ -227,12 +227,16 @@ def schema_messages(source: str, quiet: bool = False) -> Iterator[None]:
     except SchemaError as exc:
         raise click.ClickException(f"{source}: {exc}") from None
     finally:
-        for w in caught:
-            if not issubclass(w.category, SchemaWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        _warn_again([w for w in caught if not issubclass(w.category, SchemaWarning)])
         for message in dict.fromkeys(str(w.message) for w in caught if not quiet
                                      and issubclass(w.category, SchemaWarning)):
             click.echo(f"warning: {source}: {message}", err=True)
+
+
+def _warn_again(caught: list[warnings.WarningMessage]) -> None:
+    """Issue recorded warnings again, where they were first raised, to the filters outside."""
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _header(file: Path, sep: str) -> list[str]:
@@ -733,10 +737,9 @@ def scaled_input_errors(model: Any, X: Any, source: str) -> Iterator[None]:
         if named is None:
             raise
     finally:  # the block's warnings, but numpy's overflow when the columns are named
-        for w in caught:
-            if named is None or not (issubclass(w.category, RuntimeWarning)
-                                     and "overflow encountered in cast" in str(w.message)):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        _warn_again([w for w in caught if named is None or not (
+            issubclass(w.category, RuntimeWarning)
+            and "overflow encountered in cast" in str(w.message))])
     if named is not None:
         raise named
 
